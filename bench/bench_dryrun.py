@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Benchmark: `run --dry-run` end to end on a 1,000,000-row CSV and a 100,000-row xlsx.
+
+Prints each stage's time (from summary.json), the whole run's wall time and peak memory (the child
+process's max RSS), and the ratio of the whole to a raw pandas read of the same file.
+Targets (issue 2): 1M-row CSV under 20 s and 1.5 GB; 100k-row xlsx under 5 s.
+
+    python bench/bench_dryrun.py [--rows 1000000] [--xlsx-rows 100000] [--unique-names 200000]
+
+Data is generated into bench/data/ (git-ignored) once and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data"
+WORDS = [
+    "ACME",
+    "PACIFIC",
+    "NORTHWEST",
+    "BLUE",
+    "SKY",
+    "RIVER",
+    "STONE",
+    "CEDAR",
+    "MAPLE",
+    "HARBOR",
+    "SUMMIT",
+    "VALLEY",
+    "METRO",
+    "CITY",
+    "DENTAL",
+    "PLUMBING",
+    "BAKERY",
+    "AUTO",
+    "LAW",
+    "GROUP",
+    "CAFE",
+    "FARMS",
+    "REALTY",
+    "CLINIC",
+    "HVAC",
+    "ROOFING",
+    "SALON",
+]
+
+
+def make_rows(n: int, unique_names: int, seed: int = 7) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    names = []
+    for i in range(unique_names):
+        a, b = rng.choice(WORDS), rng.choice(WORDS)
+        names.append(f"{a} {b} {i % 1000}"[:15])
+    rows = []
+    for i in range(n):
+        area = 206 + (i // 8_000_000)
+        exchange = 200 + (i // 10_000) % 800
+        number = f"{area}{exchange:03d}{i % 10_000:04d}"
+        shape = i % 50
+        if shape == 0:
+            shown = f"({number[:3]}) {number[3:6]}-{number[6:]}"
+        elif shape == 1:
+            shown = f"1{number}.0"  # what a float-typed export looks like
+        elif shape == 2:
+            shown = "555-12"  # invalid
+        else:
+            shown = number
+        rows.append((shown, names[rng.randrange(unique_names)]))
+    return rows
+
+
+def ensure_csv(n: int, unique_names: int) -> Path:
+    path = DATA / f"rows_{n}_{unique_names}.csv"
+    if path.exists():
+        return path
+    DATA.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8", newline="") as fh:
+        fh.write("Phone Number,Caller ID Name\n")
+        fh.writelines(f"{a},{b}\n" for a, b in make_rows(n, unique_names))
+    tmp.replace(path)
+    return path
+
+
+def ensure_xlsx(n: int, unique_names: int) -> Path:
+    path = DATA / f"rows_{n}_{unique_names}.xlsx"
+    if path.exists():
+        return path
+    DATA.mkdir(parents=True, exist_ok=True)
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("Numbers")
+    ws.append(["Phone Number", "Caller ID Name"])
+    for i, (number, name) in enumerate(make_rows(n, unique_names)):
+        digits = number.replace(".0", "")
+        # a third of the numbers as number cells, the way Excel stores a typed-in number
+        ws.append([float(digits) if i % 3 == 0 and digits.isdigit() else number, name])
+    tmp = path.with_name(path.stem + ".tmp.xlsx")
+    wb.save(tmp)
+    tmp.replace(path)
+    return path
+
+
+def raw_read(path: Path) -> float:
+    import pandas as pd
+
+    t = time.perf_counter()
+    if path.suffix == ".csv":
+        pd.read_csv(path, dtype=str, keep_default_na=False)
+    else:
+        pd.read_excel(path, engine="calamine", dtype=str)
+    return time.perf_counter() - t
+
+
+def run_dry(path: Path) -> tuple[float, float, dict]:
+    """Run the real CLI in a child process; return (wall seconds, peak RSS MB, summary)."""
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [
+            sys.executable,
+            str(ROOT / "run_batch.py"),
+            "run",
+            str(path),
+            "--dry-run",
+            "--output",
+            out,
+            "--quiet",
+        ]
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            raise SystemExit(f"dry run of {path.name} exited {code}")
+        summary_path = next(Path(out).glob("*/summary.json"))
+        summary = json.loads(summary_path.read_text())
+        return wall, usage.ru_maxrss / 1024, summary
+
+
+def report(label: str, path: Path, target_s: float, target_mb: float | None) -> None:
+    raw = raw_read(path)
+    wall, rss, summary = run_dry(path)
+    stages = ", ".join(f"{k} {v:.2f} s" for k, v in summary.get("timings_s", {}).items())
+    print(f"\n{label}: {path.name} ({summary['rows_total']:,} rows)")
+    print(f"  stages: {stages} (report writing = the rest)")
+    print(
+        f"  whole run: {wall:.2f} s wall, peak RSS {rss:,.0f} MB "
+        f"(target < {target_s:g} s" + (f", < {target_mb:,.0f} MB)" if target_mb else ")")
+    )
+    print(f"  raw pandas read of the same file: {raw:.2f} s; whole / raw = {wall / raw:.1f}x")
+    print(f"  by status: {summary['by_status']}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--xlsx-rows", type=int, default=100_000)
+    ap.add_argument("--unique-names", type=int, default=200_000)
+    args = ap.parse_args()
+    csv_path = ensure_csv(args.rows, args.unique_names)
+    xlsx_path = ensure_xlsx(args.xlsx_rows, min(args.unique_names, args.xlsx_rows))
+    print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
+    report("CSV", csv_path, 20, 1500)
+    report("XLSX", xlsx_path, 5, None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,7 @@
+"""`python -m pipeline` is the same program as `cnam-batch`."""
+
+import sys
+
+from pipeline.cli import main
+
+sys.exit(main())

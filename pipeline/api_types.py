@@ -1,0 +1,120 @@
+"""Values and exceptions of the Flowroute API layer, shared by the client, the lifecycle and tests."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class CnamRecord:
+    """One CNAM record on the account (flowroute-api.md §1.1). ids are strings."""
+
+    id: str
+    value: str
+    is_approved: bool
+    rejection_reason: str | None = None
+    creation_datetime: datetime | None = None
+    approval_datetime: datetime | None = None
+
+    @property
+    def state(self) -> str:
+        """ "approved", "rejected" (not approved and a non-empty rejection_reason) or "pending"."""
+        if self.is_approved:
+            return "approved"
+        if self.rejection_reason:
+            return "rejected"
+        return "pending"
+
+
+@dataclass(frozen=True)
+class NumberInfo:
+    """A number on the account. cnam_preset_id is only known from the detail call."""
+
+    id: str
+    number_type: str | None = None
+    cnam_preset_id: str | None = None
+
+
+@dataclass
+class ApiStats:
+    """Counters for summary.json's `api` block; safe to bump from many threads."""
+
+    requests: int = 0
+    creates: int = 0
+    associations: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def bump(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+    def as_dict(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "creates": self.creates,
+                "associations": self.associations,
+                "retries": self.retries,
+                "rate_limited": self.rate_limited,
+            }
+
+
+class ApiError(Exception):
+    """An error answer from the API, parsed from its JSON:API body. Never carries credentials."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str = "",
+        detail: str = "",
+        error_id: str | None = None,
+        method: str = "",
+        path: str = "",
+    ) -> None:
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.error_id = error_id
+        self.method = method
+        self.path = path
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        where = f"{self.method} {self.path} " if self.method else ""
+        what = ": ".join(p for p in (self.title, self.detail) if p) or "no detail given"
+        ref = f" (error id {self.error_id})" if self.error_id else ""
+        if self.status == 0:  # a transport failure: nothing answered
+            return f"{where}got no answer: {what}"
+        return f"{where}answered {self.status}: {what}{ref}"
+
+
+class NotFoundError(ApiError):
+    """404."""
+
+
+class UnprocessableError(ApiError):
+    """422: a duplicate value, an unapproved record to associate, an invalid value."""
+
+
+class RateLimitedError(ApiError):
+    """429 after every retry."""
+
+    def __init__(self, *args: object, retry_after: float | None = None, **kwargs: object) -> None:
+        self.retry_after = retry_after
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class ServerError(ApiError):
+    """5xx after every retry."""
+
+
+class TransportError(ApiError):
+    """Timeout or connection error after every retry (status 0)."""
+
+
+class AmbiguousWriteError(ApiError):
+    """A write whose outcome is unknown (timeout, reset, 5xx) and could not be resolved by a lookup."""

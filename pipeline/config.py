@@ -1,0 +1,255 @@
+"""Settings: every option, where it came from, and how secrets are kept out of sight.
+
+Precedence, highest first: command line > environment > TOML file (`--config`) > defaults.
+Every option can be set in the TOML file under its option name with `_` (`rate_limit = 10`). In the
+environment, every option can be set as `CNAM_BATCH_<NAME>` (`CNAM_BATCH_RATE_LIMIT=10`), and a few
+have the names Flowroute's and SMTP's own tools use: `FLOWROUTE_API_URL`, `FR_ACCESS_KEY`,
+`FR_SECRET_KEY`, `SMTP_HOST`, `SMTP_PORT`, `SMTP_USER`, `SMTP_PASSWORD`, `SMTP_STARTTLS`, `SMTP_SSL`.
+Secrets never come from the command line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ConfigError
+
+DEFAULT_API_URL = "https://api.flowroute.com"
+SECRET_FIELDS = frozenset({"fr_access_key", "fr_secret_key", "smtp_password"})
+MASK = "********"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective settings of one invocation. Build with `resolve_settings`."""
+
+    inputs: tuple[str, ...] = ()
+    output: Path = Path("output")
+    state: Path = Path("output/state.sqlite")
+    dry_run: bool = False
+    sandbox: bool = False
+    api_url: str = DEFAULT_API_URL
+    rate_limit: float = 5.0
+    concurrency: int = 4
+    wait_approval: float = 0.0
+    request_timeout: float = 30.0
+    association_path: str = "cnams"
+    sheet: str | None = None
+    number_column: str | None = None
+    name_column: str | None = None
+    blocklist: Path | None = None
+    allowlist: Path | None = None
+    email_to: tuple[str, ...] = ()
+    email_from: str | None = None
+    reprocess: bool = False
+    move_processed: Path | None = None
+    stale_after: float = 3.0
+    email_max_mb: float = 10.0
+    quiet: bool = False
+    verbose: bool = False
+    fr_access_key: str | None = field(default=None, repr=False)
+    fr_secret_key: str | None = field(default=None, repr=False)
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    # where each value came from: "default", "file", "env" or "cli" (for `config`)
+    sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def masked(self) -> dict[str, Any]:
+        """Every setting as plain values, secrets replaced by a mask (or None when unset)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name == "sources":
+                continue
+            value = getattr(self, f.name)
+            if f.name in SECRET_FIELDS:
+                value = MASK if value else None
+            elif isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+
+# Options a user may set (TOML keys / CNAM_BATCH_ names); `sources` is internal.
+OPTION_NAMES: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(Settings) if f.name != "sources"
+)
+_FIELD_TYPES: dict[str, Any] = {f.name: f.type for f in dataclasses.fields(Settings)}
+# The environment names with a meaning of their own elsewhere (Flowroute's examples, SMTP tools).
+NAMED_ENV: dict[str, str] = {
+    "FLOWROUTE_API_URL": "api_url",
+    "FR_ACCESS_KEY": "fr_access_key",
+    "FR_SECRET_KEY": "fr_secret_key",
+    "SMTP_HOST": "smtp_host",
+    "SMTP_PORT": "smtp_port",
+    "SMTP_USER": "smtp_user",
+    "SMTP_PASSWORD": "smtp_password",
+    "SMTP_STARTTLS": "smtp_starttls",
+    "SMTP_SSL": "smtp_ssl",
+}
+ENV_PREFIX = "CNAM_BATCH_"
+# Options that only make sense per invocation, not from a file or the environment.
+_CLI_ONLY = frozenset({"verbose"})
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _coerce(name: str, value: Any, where: str) -> Any:
+    """Turn a raw value from TOML or the environment into the field's type, or say what is wrong."""
+    kind = _FIELD_TYPES[name]
+    try:
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            raise ValueError("expected true or false")
+        if kind == "int":
+            if isinstance(value, bool):
+                raise ValueError("expected a whole number")
+            return int(str(value).strip())
+        if kind == "float":
+            if isinstance(value, bool):
+                raise ValueError("expected a number")
+            return float(str(value).strip())
+        if kind == "tuple[str, ...]":
+            if isinstance(value, str):
+                return tuple(p.strip() for p in value.split(",") if p.strip())
+            if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+                return tuple(value)
+            raise ValueError("expected a list of strings")
+        if kind in ("Path", "Path | None"):
+            if value is None or value == "":
+                return None if "None" in kind else Path(".")
+            return Path(str(value)).expanduser()
+        if kind in ("str", "str | None"):
+            if not isinstance(value, str):
+                raise ValueError("expected text")
+            return value
+    except ValueError as exc:
+        shown = MASK if name in SECRET_FIELDS else repr(value)
+        raise ConfigError(f"{where}: {name} = {shown} is not valid ({exc})") from None
+    raise AssertionError(f"unhandled settings type {kind} for {name}")  # pragma: no cover
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read a TOML settings file; unknown keys are errors (a typo must not pass silently)."""
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = key.replace("-", "_").lower()
+        if name in ("access_key", "secret_key"):  # a natural spelling; same meaning
+            name = "fr_" + name
+        if name not in OPTION_NAMES or name in _CLI_ONLY:
+            known = ", ".join(n for n in OPTION_NAMES if n not in _CLI_ONLY)
+            raise ConfigError(f"{path}: unknown setting {key!r}; known settings: {known}")
+        out[name] = _coerce(name, value, str(path))
+    return out
+
+
+def read_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Settings from the environment: CNAM_BATCH_<NAME> for every option, plus the named ones."""
+    out: dict[str, Any] = {}
+    for var, value in environ.items():
+        if var.startswith(ENV_PREFIX):
+            name = var[len(ENV_PREFIX) :].lower()
+            if name not in OPTION_NAMES or name in _CLI_ONLY:
+                raise ConfigError(f"environment: unknown setting {var}")
+            out[name] = _coerce(name, value, f"environment {var}")
+    for var, name in NAMED_ENV.items():
+        named = environ.get(var)
+        if named is not None and named != "":
+            out[name] = _coerce(name, named, f"environment {var}")
+    return out
+
+
+def resolve_settings(
+    cli: Mapping[str, Any],
+    environ: Mapping[str, str],
+    config_file: Path | None = None,
+) -> Settings:
+    """Merge defaults < file < environment < command line (only options the user actually gave)."""
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {name: "default" for name in OPTION_NAMES}
+    layers: list[tuple[str, Mapping[str, Any]]] = []
+    if config_file is not None:
+        layers.append(("file", read_config_file(config_file)))
+    layers.append(("env", read_environment(environ)))
+    layers.append(("cli", {k: v for k, v in cli.items() if v is not None}))
+    for origin, layer in layers:
+        for name, value in layer.items():
+            values[name] = value
+            sources[name] = origin
+    settings = Settings(**values, sources=sources)
+    _check(settings)
+    return settings
+
+
+def _check(s: Settings) -> None:
+    if s.rate_limit <= 0:
+        raise ConfigError(f"rate_limit must be above 0 (got {s.rate_limit:g})")
+    if s.concurrency < 1:
+        raise ConfigError(f"concurrency must be at least 1 (got {s.concurrency})")
+    if s.wait_approval < 0:
+        raise ConfigError(f"wait_approval cannot be negative (got {s.wait_approval:g})")
+    if s.request_timeout <= 0:
+        raise ConfigError(f"request_timeout must be above 0 (got {s.request_timeout:g})")
+    if s.stale_after < 0:
+        raise ConfigError(f"stale_after cannot be negative (got {s.stale_after:g})")
+    if s.email_max_mb <= 0:
+        raise ConfigError(f"email_max_mb must be above 0 (got {s.email_max_mb:g})")
+    if s.association_path not in ("cnams", "cnam"):
+        raise ConfigError(
+            f"association_path must be 'cnams' (documented) or 'cnam' (Flowroute's SDKs), "
+            f"not {s.association_path!r}"
+        )
+    if not 0 < s.smtp_port < 65536:
+        raise ConfigError(f"smtp_port must be 1-65535 (got {s.smtp_port})")
+    if s.smtp_ssl and s.smtp_starttls:
+        raise ConfigError("smtp_ssl and smtp_starttls are exclusive: choose one")
+    if s.quiet and s.verbose:
+        raise ConfigError("--quiet and --verbose cannot be used together")
+    if s.dry_run and s.sandbox:
+        raise ConfigError(
+            "--dry-run and --sandbox cannot be used together: a dry run sends nothing"
+        )
+
+
+def check_for_run(s: Settings) -> None:
+    """What `run` needs beyond well-formed settings (`config` must still print these)."""
+    if s.email_to and not s.smtp_host:
+        raise ConfigError(
+            "--email-to needs an SMTP server: set SMTP_HOST (and SMTP_PORT etc.) in the "
+            "environment or smtp_host in the config file"
+        )
+    if not s.dry_run and not s.sandbox and not (s.fr_access_key and s.fr_secret_key):
+        raise ConfigError(
+            "FR_ACCESS_KEY and FR_SECRET_KEY are not set: export them (Flowroute Manage portal > "
+            "Preferences > API Control), or use --dry-run to validate only, or --sandbox to try it"
+        )
+    if s.move_processed is not None and s.dry_run:
+        raise ConfigError(
+            "--move-processed moves files once their rows are in the journal; a dry run "
+            "journals nothing, so the two cannot be used together"
+        )

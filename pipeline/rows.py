@@ -1,0 +1,112 @@
+"""From loaded files to the row frame: normalize and validate every row, then apply the batch rules.
+
+Numbers and names repeat (one customer's name on thousands of numbers), so each rule runs once per
+unique value and the results are spread back with the factorize codes: the work is proportional to
+the distinct values, not the rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from pipeline.load import LoadedFile
+from pipeline.model import REPORT_COLUMNS, Status
+from pipeline.normalize import normalize_name, normalize_number
+from pipeline.plan import apply_batch_rules
+from pipeline.validate import NameRules
+
+INTERNAL_COLUMNS = ("key", "pending_since")
+
+
+def _spread(values: list[str], codes: np.ndarray) -> np.ndarray:
+    return np.asarray(values, dtype=object)[codes] if len(codes) else np.empty(0, dtype=object)
+
+
+def _join(a: np.ndarray, b: np.ndarray, sep: str) -> np.ndarray:
+    """Elementwise a + sep + b, skipping empty sides."""
+    out = np.where(a == "", b, a)
+    both = (a != "") & (b != "")
+    if both.any():
+        out[both] = a[both] + sep + b[both]
+    return out
+
+
+def empty_rows() -> pd.DataFrame:
+    columns = {c: pd.Series([], dtype=object) for c in (*REPORT_COLUMNS, *INTERNAL_COLUMNS)}
+    columns["source_row"] = pd.Series([], dtype="int64")
+    return pd.DataFrame(columns)
+
+
+def build_rows(loaded: Sequence[LoadedFile], rules: NameRules) -> pd.DataFrame:
+    """One row per non-blank input row, in input order, with REPORT_COLUMNS and a stable `key`.
+
+    Rows that a rule rejects get status `rejected`; rows still open have an empty status, to be
+    filled by the dry-run plan or the real run.
+    """
+    parts = []
+    for lf in loaded:
+        if not len(lf.frame):
+            continue
+        part = pd.DataFrame(
+            {
+                "source_file": lf.source_file,
+                "source_row": lf.frame["source_row"].to_numpy(dtype="int64"),
+                "input_number": lf.frame["input_number"].to_numpy(dtype=object),
+                "input_name": lf.frame["input_name"].to_numpy(dtype=object),
+                "content_hash": lf.content_hash,
+            }
+        )
+        parts.append(part)
+    if not parts:
+        return empty_rows()
+    frame = pd.concat(parts, ignore_index=True)
+    n = len(frame)
+
+    num_codes, num_uniques = pd.factorize(frame["input_number"].to_numpy(dtype=object))
+    num_results = [normalize_number(str(raw)) for raw in num_uniques]
+    number = _spread([r.number for r in num_results], num_codes)
+    num_reason_code = _spread(
+        [r.reason_code.value if r.reason_code else "" for r in num_results], num_codes
+    )
+    num_reason = _spread([r.reason for r in num_results], num_codes)
+    num_warn = _spread([";".join(w.value for w in r.warnings) for r in num_results], num_codes)
+
+    raw_codes, raw_uniques = pd.factorize(frame["input_name"].to_numpy(dtype=object))
+    normalized = [normalize_name(str(raw)) for raw in raw_uniques]
+    name_codes, name_uniques = pd.factorize(
+        np.asarray(normalized, dtype=object)[raw_codes] if n else np.empty(0, dtype=object)
+    )
+    name_results = [rules.check(str(nm)) for nm in name_uniques]
+    name = np.asarray(name_uniques, dtype=object)[name_codes]
+    name_reason_code = _spread(
+        [r.reason_code.value if r.reason_code else "" for r in name_results], name_codes
+    )
+    name_reason = _spread([r.reason for r in name_results], name_codes)
+    suggestion = _spread([r.suggestion for r in name_results], name_codes)
+    name_warn = _spread([";".join(w.value for w in r.warnings) for r in name_results], name_codes)
+
+    bad_number = num_reason_code != ""
+    bad_name = name_reason_code != ""
+    status = np.where(bad_number | bad_name, Status.REJECTED.value, "").astype(object)
+    reason_code = np.where(bad_number, num_reason_code, name_reason_code).astype(object)
+    reason = np.where(bad_number, num_reason, name_reason).astype(object)
+    both = bad_number & bad_name
+    if both.any():
+        reason[both] = num_reason[both] + "; the name is rejected too: " + name_reason[both]
+
+    frame["number"] = number
+    frame["name"] = name
+    frame["status"] = status
+    frame["reason_code"] = reason_code
+    frame["reason"] = reason
+    frame["cnam_id"] = ""
+    frame["suggestion"] = suggestion
+    frame["warnings"] = _join(num_warn, name_warn, ";")
+    frame["key"] = frame["content_hash"] + ":" + frame["source_row"].astype(str)
+    frame["pending_since"] = ""
+    frame = frame.drop(columns=["content_hash"])
+    apply_batch_rules(frame)
+    return frame[[*REPORT_COLUMNS, *INTERNAL_COLUMNS]]

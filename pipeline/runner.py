@@ -1,0 +1,347 @@
+"""The one place that knows the order of stages: inputs -> rows -> rules -> API work -> report -> email."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from pipeline.config import Settings, check_for_run
+from pipeline.errors import CnamBatchError, ConfigError, EmailError, ExitCode
+from pipeline.load import LoadedFile, LoadOptions, expand_inputs, file_hash, load_file
+from pipeline.model import REPORT_COLUMNS, STATUS_ORDER, Status, Warn
+from pipeline.rows import build_rows
+from pipeline.validate import NameRules
+
+if TYPE_CHECKING:
+    from pipeline.cli import Environment
+
+log = logging.getLogger("cnam_batch")
+
+PLANNED_REASON = (
+    "dry run: a real run creates this name's record (or reuses the account's), "
+    "then associates it with this number once Flowroute approves it"
+)
+
+
+@dataclass
+class RunResult:
+    exit_code: ExitCode
+    run_id: str | None = None
+    run_dir: Path | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class InputPlan:
+    """The files this run takes, and those a drop folder already gave to an earlier run."""
+
+    files: list[tuple[Path, str]]  # (path, source_file as shown in the report)
+    skipped: list[str]
+
+
+def effective_state_path(settings: Settings) -> Path:
+    """`--sandbox` keeps its own journal unless --state is given: sandbox work must never be
+    mistaken for work done on the real account."""
+    if settings.sandbox and settings.sources.get("state", "default") == "default":
+        return settings.output / "sandbox" / "state.sqlite"
+    return settings.state
+
+
+def _plan_inputs(settings: Settings, seen: Any) -> InputPlan:
+    """Expand folders; skip folder files an earlier run took (same content hash) unless --reprocess.
+    A file named on the command line is always taken."""
+    files: list[tuple[Path, str]] = []
+    skipped: list[str] = []
+    for raw in settings.inputs:
+        path = Path(raw)
+        if path.is_dir():
+            for member in expand_inputs([path]):
+                shown = str(Path(raw) / member.name)
+                if seen is not None and not settings.reprocess and seen(file_hash(member)):
+                    skipped.append(shown)
+                    log.info("skipped %s: an earlier run took this file (same content)", shown)
+                    continue
+                files.append((member, shown))
+        else:
+            expand_inputs([path])  # raises InputError for a missing or unsupported file
+            files.append((path, raw))
+    return InputPlan(files=files, skipped=skipped)
+
+
+def _load_all(plan: InputPlan, settings: Settings) -> list[LoadedFile]:
+    options = LoadOptions(
+        sheet=settings.sheet,
+        number_column=settings.number_column,
+        name_column=settings.name_column,
+    )
+    loaded = []
+    for path, shown in plan.files:
+        lf = load_file(path, options, source_file=shown)
+        for note in lf.notes:
+            log.warning("%s: %s", shown, note)
+        log.info(
+            "%s: %d rows%s",
+            shown,
+            len(lf.frame),
+            f", {lf.blank_rows} blank rows skipped" if lf.blank_rows else "",
+        )
+        loaded.append(lf)
+    return loaded
+
+
+def _new_run_dir(settings: Settings, now: datetime) -> tuple[str, Path]:
+    from pipeline.report import new_run_dir
+
+    try:
+        return new_run_dir(settings.output, now)
+    except OSError as exc:
+        raise ConfigError(
+            f"{settings.output}: cannot create the run folder ({exc.strerror}); "
+            "choose another --output"
+        ) from None
+
+
+@contextmanager
+def _run_log(run_dir: Path) -> Iterator[None]:
+    """Everything the run logs, with timestamps and levels, in run_dir/run.log."""
+    handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
+    handler.setLevel(logging.INFO)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%SZ")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    log.addHandler(handler)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+def _count(series: pd.Series) -> dict[str, int]:
+    counts = series[series != ""].value_counts()
+    return {str(k): int(v) for k, v in counts.items()}
+
+
+def _by_status(*frames: pd.DataFrame | None) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for frame in frames:
+        if frame is None:
+            continue
+        for key, n in _count(frame["status"]).items():
+            total[key] = total.get(key, 0) + n
+    return {s.value: total[s.value] for s in STATUS_ORDER if s.value in total}
+
+
+def _outcome_line(run_id: str, by_status: dict[str, int], rows: int, report: Path) -> str:
+    n = by_status.get
+    return (
+        f"cnam-batch {run_id}: {n('associated', 0)} associated, {n('already_set', 0)} already set, "
+        f"{n('pending_approval', 0)} pending, {n('rejected', 0)} rejected, {n('failed', 0)} failed, "
+        f"{n('duplicate', 0)} duplicate"
+        + (f", {n('planned', 0)} planned" if n("planned") else "")
+        + f" ({rows} rows); report: {report}"
+    )
+
+
+def run_job(settings: Settings, env: Environment) -> RunResult:
+    """Run `cnam-batch run` with these settings. Raises CnamBatchError for what stops a run."""
+    started = env.now()
+    check_for_run(settings)
+    rules = NameRules.load(settings.blocklist, settings.allowlist)
+    real = not settings.dry_run
+    with ExitStack() as stack:
+        journal = None
+        state_path = effective_state_path(settings)
+        if real:
+            from pipeline.journal import Journal
+
+            state_path.parent.mkdir(parents=True, exist_ok=True)
+            journal = Journal(state_path)
+            journal.open()
+            stack.callback(journal.close)
+        plan = _plan_inputs(settings, journal.input_seen if journal is not None else None)
+        run_id, run_dir = _new_run_dir(settings, started)
+        stack.enter_context(_run_log(run_dir))
+        log.info(
+            "run %s started (%s)",
+            run_id,
+            "dry run"
+            if settings.dry_run
+            else ("sandbox" if settings.sandbox else settings.api_url),
+        )
+        timings: dict[str, float] = {}
+        mark = env.monotonic()
+        try:
+            loaded = _load_all(plan, settings)
+        except CnamBatchError as exc:
+            log.error("%s", exc)
+            raise
+        mark = _lap(timings, "load", mark, env)
+        rows = build_rows(loaded, rules)
+        mark = _lap(timings, "validate", mark, env)
+        carried: pd.DataFrame | None = None
+        api: dict[str, int] = {
+            "requests": 0,
+            "creates": 0,
+            "associations": 0,
+            "retries": 0,
+            "rate_limited": 0,
+        }
+        fatal: CnamBatchError | None = None
+        if settings.dry_run:
+            open_rows = rows["status"] == ""
+            rows.loc[open_rows, "status"] = Status.PLANNED.value
+            rows.loc[open_rows, "reason"] = PLANNED_REASON
+        else:
+            from pipeline.realrun import run_api_phase
+
+            assert journal is not None
+            outcome = run_api_phase(settings, env, journal, run_id, rows, loaded, stack, state_path)
+            carried, api, fatal = outcome.carried_over, outcome.api, outcome.fatal
+        mark = _lap(timings, "plan" if settings.dry_run else "api", mark, env)
+        blank_rows = sum(lf.blank_rows for lf in loaded)
+        by_status = _by_status(rows)
+        summary: dict[str, Any] = {
+            "run_id": run_id,
+            "started_at": started.isoformat(),
+            "finished_at": None,
+            "dry_run": settings.dry_run,
+            "sandbox": settings.sandbox,
+            "inputs": [lf.source_file for lf in loaded],
+            "rows_total": len(rows),
+            "blank_rows_skipped": blank_rows,
+            "by_status": by_status,
+            "by_reason": _count(rows["reason_code"]),
+            "api": api,
+            "inputs_skipped": plan.skipped,
+            "carried_over": 0 if carried is None else len(carried),
+            "carried_over_by_status": _by_status(carried) if carried is not None else {},
+            "stale_pending": _count_stale(rows, carried),
+            "stale_after": settings.stale_after,
+            "timings_s": timings,
+            "exit_code": None,
+        }
+        exit_code = ExitCode.OK
+        if fatal is not None:
+            exit_code = fatal.exit_code
+        elif by_status.get(Status.FAILED.value) or (
+            carried is not None and (carried["status"] == Status.FAILED.value).any()
+        ):
+            exit_code = ExitCode.ROWS_FAILED
+        summary["exit_code"] = int(exit_code)
+        summary["finished_at"] = env.now().isoformat()
+        from pipeline.report import write_reports
+
+        write_reports(
+            run_dir,
+            rows[list(REPORT_COLUMNS)],
+            summary,
+            carried[list(REPORT_COLUMNS)] if carried is not None else None,
+        )
+        mark = _lap(timings, "report", mark, env)
+        if journal is not None and fatal is None:
+            for lf in loaded:
+                journal.record_input(lf.content_hash, lf.source_file, run_id, len(lf.frame))
+            _move_processed(settings, loaded)
+        report_path = run_dir / "report.xlsx"
+        line = _outcome_line(run_id, by_status, len(rows), report_path)
+        log.info("%s", line)
+        if not settings.quiet:
+            env.stderr.write(line + "\n")
+        if settings.email_to:
+            try:
+                _send_email(settings, summary, rows, carried, run_dir)
+            except EmailError as exc:
+                log.error("%s", exc)
+                if exit_code in (ExitCode.OK, ExitCode.ROWS_FAILED):
+                    exit_code = ExitCode.EMAIL_FAILED
+                    summary["exit_code"] = int(exit_code)
+                    from pipeline.report import write_summary
+
+                    write_summary(run_dir, summary)
+                env.stderr.write(f"cnam-batch: error: {exc}\n")
+        if fatal is not None:
+            raise fatal
+        return RunResult(exit_code=exit_code, run_id=run_id, run_dir=run_dir, summary=summary)
+
+
+def _lap(timings: dict[str, float], stage: str, since: float, env: Environment) -> float:
+    now = env.monotonic()
+    timings[stage] = round(now - since, 3)
+    log.info("stage %s took %.2f s", stage, now - since)
+    return now
+
+
+def _count_stale(rows: pd.DataFrame, carried: pd.DataFrame | None) -> int:
+    total = 0
+    for frame in (rows, carried):
+        if frame is not None and len(frame):
+            total += int(
+                frame["warnings"].str.contains(Warn.PENDING_STALE.value, regex=False).sum()
+            )
+    return total
+
+
+def _move_processed(settings: Settings, loaded: list[LoadedFile]) -> None:
+    target = settings.move_processed
+    if target is None:
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    for lf in loaded:
+        dest = target / lf.path.name
+        n = 2
+        while dest.exists():
+            dest = target / f"{lf.path.stem}-{n}{lf.path.suffix}"
+            n += 1
+        shutil.move(str(lf.path), dest)
+        log.info("moved %s to %s", lf.source_file, dest)
+
+
+def _send_email(
+    settings: Settings,
+    summary: dict[str, Any],
+    rows: pd.DataFrame,
+    carried: pd.DataFrame | None,
+    run_dir: Path,
+) -> None:
+    from pipeline.notify import SmtpSettings, build_message, send_message
+
+    assert settings.smtp_host is not None
+    frames = [f for f in (rows, carried) if f is not None and len(f)]
+    stale = (
+        pd.concat(
+            [f[f["warnings"].str.contains(Warn.PENDING_STALE.value, regex=False)] for f in frames]
+        )
+        if frames
+        else rows.iloc[0:0]
+    )
+    sender = settings.email_from or f"cnam-batch@{socket.gethostname()}"
+    msg = build_message(
+        summary=summary,
+        rows=rows,
+        run_dir=run_dir,
+        to=list(settings.email_to),
+        sender=sender,
+        stale=stale,
+        max_mb=settings.email_max_mb,
+    )
+    smtp = SmtpSettings(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        user=settings.smtp_user,
+        password=settings.smtp_password,
+        starttls=settings.smtp_starttls,
+        ssl=settings.smtp_ssl,
+    )
+    send_message(msg, smtp)
+    log.info("emailed the report to %s", ", ".join(settings.email_to))

@@ -237,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--state", type=Path, metavar="PATH", help="the journal (default: output/state.sqlite)"
     )
+    status.add_argument("--sandbox", action="store_true", default=None,
+                        help="show the journal of --sandbox runs (output/sandbox/state.sqlite)")
+    status.add_argument("--output", type=Path, metavar="DIR", help="the --output of the runs (default: output)")
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
     status.add_argument("--config", type=Path, metavar="FILE", help="a TOML settings file")
 
@@ -298,7 +301,10 @@ def _cli_values(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _settings(args: argparse.Namespace, env: Environment) -> Settings:
-    cli = _cli_values(args) if args.command in ("run", "config") else {"state": args.state}
+    if args.command in ("run", "config"):
+        cli = _cli_values(args)
+    else:
+        cli = {"state": args.state, "sandbox": args.sandbox, "output": args.output}
     return resolve_settings(cli, env.environ, args.config)
 
 
@@ -316,6 +322,8 @@ def _configure_logging(settings: Settings, env: Environment) -> None:
         handler.setLevel(logging.WARNING)
     handler.setFormatter(logging.Formatter("cnam-batch: %(levelname)s: %(message)s"))
     handler.set_name("stderr")
+    # Errors that end the run are printed once, by the error boundary; the log file keeps them too.
+    handler.addFilter(lambda record: not getattr(record, "file_only", False))
     log.addHandler(handler)
 
 

@@ -94,6 +94,10 @@ CREATE TABLE IF NOT EXISTS associations (
     run_id  TEXT,
     at      TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS numbers (
     number     TEXT PRIMARY KEY,
     owned      INTEGER NOT NULL,
@@ -334,6 +338,25 @@ class Journal:
                 "UPDATE runs SET finished_at = ?, exit_code = ? WHERE run_id = ?",
                 (self._now(), int(exit_code), run_id),
             )
+
+    def bind_api(self, api: str, key_fingerprint: str) -> str | None:
+        """Tie the journal to one API (and account key). A journal used with another API is
+        refused: its "associated" rows would be false there. A different key on the same API is
+        allowed (keys get rotated) but returned, so the caller can warn. `api` is a base URL or
+        "sandbox"; `key_fingerprint` is a one-way hash, never the key."""
+        with self._tx() as db:
+            found = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('api', 'key')"))
+            if "api" in found and found["api"] != api:
+                raise ConfigError(
+                    f"{self.path} holds the work of {found['api']}, not {api}; "
+                    "use another --state for this API"
+                )
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('api', ?)", (api,))
+            db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('key', ?)", (key_fingerprint,)
+            )
+        previous = found.get("key")
+        return previous if previous is not None and previous != key_fingerprint else None
 
     def input_seen(self, content_hash: str) -> bool:
         sql = "SELECT 1 FROM input_files WHERE content_hash = ?"

@@ -7,6 +7,7 @@ outcome are marked `failed` with the cause, the report is written, and the runne
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -212,6 +213,14 @@ def run_api_phase(
     state_path: Path,
 ) -> ApiPhaseOutcome:
     base_url, access_key, secret_key = _endpoint(settings, stack, state_path)
+    api = "sandbox" if settings.sandbox else base_url.rstrip("/")
+    fingerprint = hashlib.sha256(f"cnam-batch:{access_key}".encode()).hexdigest()[:16]
+    if journal.bind_api(api, "sandbox" if settings.sandbox else fingerprint):
+        log.warning(
+            "FR_ACCESS_KEY differs from the one %s was last used with; if this is another "
+            "Flowroute account, give it its own --state",
+            state_path,
+        )
     client, stats = build_client(settings, base_url, access_key, secret_key, env)
     items = work_items(rows)
     log.info(
@@ -224,7 +233,8 @@ def run_api_phase(
     fatal: CnamBatchError | None = None
     carried: pd.DataFrame | None = None
     try:
-        client.check_credentials()
+        # No separate credentials probe: the lifecycle's first request (the account listing) is
+        # sent alone before any fan-out, and a 401/403 there ends the run at once.
         result = run_lifecycle(
             client,
             journal,
@@ -236,7 +246,7 @@ def run_api_phase(
             sleep=env.sleep,
         )
     except (CredentialsError, ApiUnreachableError) as exc:
-        log.error("%s", exc)
+        log.error("%s", exc, extra={"file_only": True})
         fatal = exc
         fail_open_rows(rows, exc)
     else:

@@ -184,7 +184,7 @@ def run_job(settings: Settings, env: Environment) -> RunResult:
         try:
             loaded = _load_all(plan, settings)
         except CnamBatchError as exc:
-            log.error("%s", exc)
+            log.error("%s", exc, extra={"file_only": True})
             raise
         mark = _lap(timings, "load", mark, env)
         rows = build_rows(loaded, rules)
@@ -249,6 +249,8 @@ def run_job(settings: Settings, env: Environment) -> RunResult:
             carried[list(REPORT_COLUMNS)] if carried is not None else None,
         )
         mark = _lap(timings, "report", mark, env)
+        if journal is not None:
+            journal.finish_run(run_id, int(exit_code))
         if journal is not None and fatal is None:
             for lf in loaded:
                 journal.record_input(lf.content_hash, lf.source_file, run_id, len(lf.frame))
@@ -262,7 +264,7 @@ def run_job(settings: Settings, env: Environment) -> RunResult:
             try:
                 _send_email(settings, summary, rows, carried, run_dir)
             except EmailError as exc:
-                log.error("%s", exc)
+                log.error("%s", exc, extra={"file_only": True})
                 if exit_code in (ExitCode.OK, ExitCode.ROWS_FAILED):
                     exit_code = ExitCode.EMAIL_FAILED
                     summary["exit_code"] = int(exit_code)

@@ -28,6 +28,7 @@ from pipeline.journal import Journal
 from pipeline.lifecycle import Outcome, WorkItem, run_lifecycle
 from pipeline.load import LoadedFile
 from pipeline.model import REPORT_COLUMNS, Reason, Status, Warn
+from pipeline.progress import make_progress
 from pipeline.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
@@ -235,6 +236,9 @@ def run_api_phase(
     try:
         # No separate credentials probe: the lifecycle's first request (the account listing) is
         # sent alone before any fan-out, and a 401/403 there ends the run at once.
+        progress = make_progress(settings, env)
+        if progress is not None:
+            stack.callback(progress.close)
         result = run_lifecycle(
             client,
             journal,
@@ -244,6 +248,7 @@ def run_api_phase(
             concurrency=settings.concurrency,
             clock=lambda: env.now().timestamp(),
             sleep=env.sleep,
+            progress=progress,
         )
     except (CredentialsError, ApiUnreachableError) as exc:
         log.error("%s", exc, extra={"file_only": True})

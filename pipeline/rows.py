@@ -7,14 +7,17 @@ the distinct values, not the rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 
 from pipeline.load import LoadedFile
 from pipeline.model import REPORT_COLUMNS, Status
-from pipeline.normalize import normalize_name, normalize_number
+from pipeline.normalize import TOLL_FREE_AREA_CODES, normalize_name, normalize_number
 from pipeline.plan import apply_batch_rules
 from pipeline.validate import NameRules
 
@@ -34,6 +37,44 @@ def _join(a: np.ndarray, b: np.ndarray, sep: str) -> np.ndarray:
     return out
 
 
+# A plain 10-digit number, or 11 starting with 1, with a valid area code and exchange: by far the
+# most common cell. Matching it here gives exactly what normalize_number would, without building a
+# result object per number (1M unique numbers: ~0.5 s instead of ~3 s).
+_PLAIN_NUMBER = re.compile(r"1?([2-9][0-9]{2}[2-9][0-9]{6})")
+
+
+def _numbers(uniques: np.ndarray) -> tuple[list[str], list[str], list[str], list[str]]:
+    """normalize_number over unique cells, as four parallel lists (number, code, reason, warnings)."""
+    match = _PLAIN_NUMBER.fullmatch
+    toll_free = TOLL_FREE_AREA_CODES
+    cells = [str(raw) for raw in uniques]
+    numbers: list[str | None] = [
+        "1" + g if (m := match(text)) is not None and (g := m[1])[:3] not in toll_free else None
+        for text in cells
+    ]
+    n = len(cells)
+    codes, reasons, warns = [""] * n, [""] * n, [""] * n
+    for i in [i for i, v in enumerate(numbers) if v is None]:
+        r = normalize_number(cells[i])
+        numbers[i] = r.number
+        codes[i] = r.reason_code.value if r.reason_code else ""
+        reasons[i] = r.reason
+        warns[i] = ";".join(w.value for w in r.warnings)
+    return numbers, codes, reasons, warns  # type: ignore[return-value]
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Millions of small objects, no cycles: the collector's passes would only cost time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def empty_rows() -> pd.DataFrame:
     columns = {c: pd.Series([], dtype=object) for c in (*REPORT_COLUMNS, *INTERNAL_COLUMNS)}
     columns["source_row"] = pd.Series([], dtype="int64")
@@ -41,6 +82,11 @@ def empty_rows() -> pd.DataFrame:
 
 
 def build_rows(loaded: Sequence[LoadedFile], rules: NameRules) -> pd.DataFrame:
+    with _gc_paused():
+        return _build_rows(loaded, rules)
+
+
+def _build_rows(loaded: Sequence[LoadedFile], rules: NameRules) -> pd.DataFrame:
     """One row per non-blank input row, in input order, with REPORT_COLUMNS and a stable `key`.
 
     Rows that a rule rejects get status `rejected`; rows still open have an empty status, to be
@@ -66,13 +112,11 @@ def build_rows(loaded: Sequence[LoadedFile], rules: NameRules) -> pd.DataFrame:
     n = len(frame)
 
     num_codes, num_uniques = pd.factorize(frame["input_number"].to_numpy(dtype=object))
-    num_results = [normalize_number(str(raw)) for raw in num_uniques]
-    number = _spread([r.number for r in num_results], num_codes)
-    num_reason_code = _spread(
-        [r.reason_code.value if r.reason_code else "" for r in num_results], num_codes
-    )
-    num_reason = _spread([r.reason for r in num_results], num_codes)
-    num_warn = _spread([";".join(w.value for w in r.warnings) for r in num_results], num_codes)
+    numbers, num_codes_u, num_reasons_u, num_warns_u = _numbers(num_uniques)
+    number = _spread(numbers, num_codes)
+    num_reason_code = _spread(num_codes_u, num_codes)
+    num_reason = _spread(num_reasons_u, num_codes)
+    num_warn = _spread(num_warns_u, num_codes)
 
     raw_codes, raw_uniques = pd.factorize(frame["input_name"].to_numpy(dtype=object))
     normalized = [normalize_name(str(raw)) for raw in raw_uniques]

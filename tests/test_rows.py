@@ -1,0 +1,112 @@
+"""build_rows: every non-blank input row becomes one report row with the right status and reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.load import LoadedFile
+from pipeline.model import REPORT_COLUMNS
+from pipeline.normalize import normalize_number
+from pipeline.rows import _numbers, build_rows
+from pipeline.validate import NameRules
+
+
+def loaded(rows: list[tuple[str, str]], name: str = "in.csv", digest: str = "h1") -> LoadedFile:
+    frame = pd.DataFrame(
+        {
+            "source_row": np.arange(2, len(rows) + 2, dtype="int64"),
+            "input_number": [r[0] for r in rows],
+            "input_name": [r[1] for r in rows],
+        }
+    )
+    return LoadedFile(
+        path=Path(name),
+        source_file=name,
+        sheet=None,
+        frame=frame,
+        blank_rows=0,
+        notes=[],
+        content_hash=digest,
+    )
+
+
+@pytest.fixture(scope="module")
+def rules() -> NameRules:
+    return NameRules.load()
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "2065550100",
+        "12065550100",
+        "+12065550100",
+        "(206) 555-0100",
+        "8005551234",
+        "18665551234",
+        "1206555010",
+        "02065550100",
+        "2061555010",
+        "２０６５５５０１００",
+        " 2065550100 ",
+        "16463439697.0",
+        "1.6463439697E+10",
+        "1.64634E+10",
+        "",
+        "206-555-0100 x12",
+        "22065550100",
+    ],
+)
+def test_fast_number_path_gives_exactly_what_normalize_number_gives(cell: str) -> None:
+    numbers, codes, reasons, warns = _numbers(np.asarray([cell], dtype=object))
+    r = normalize_number(cell)
+    assert (numbers[0], codes[0], reasons[0], warns[0]) == (
+        r.number,
+        r.reason_code.value if r.reason_code else "",
+        r.reason,
+        ";".join(w.value for w in r.warnings),
+    )
+
+
+def test_one_row_per_input_row_in_input_order(rules: NameRules) -> None:
+    a = loaded(
+        [("2065550100", "Acme"), ("555-12", "Acme"), ("2065550101", "Seattle Police")],
+        "a.csv",
+        "ha",
+    )
+    b = loaded([("2065550102", "Blue Sky"), ("2065550102", "Blue Sky")], "b.csv", "hb")
+    rows = build_rows([a, b], rules)
+    assert list(rows.columns[: len(REPORT_COLUMNS)]) == list(REPORT_COLUMNS)
+    assert list(zip(rows["source_file"], rows["source_row"], strict=True)) == [
+        ("a.csv", 2),
+        ("a.csv", 3),
+        ("a.csv", 4),
+        ("b.csv", 2),
+        ("b.csv", 3),
+    ]
+    assert list(rows["status"]) == ["", "rejected", "rejected", "", "duplicate"]
+    assert list(rows["reason_code"]) == ["", "number_invalid", "name_misleading", "", ""]
+    assert list(rows["name"]) == ["ACME", "ACME", "SEATTLE POLICE", "BLUE SKY", "BLUE SKY"]
+    assert list(rows["key"]) == ["ha:2", "ha:3", "ha:4", "hb:2", "hb:3"]
+
+
+def test_a_row_bad_in_number_and_name_reports_the_number_and_mentions_the_name(
+    rules: NameRules,
+) -> None:
+    rows = build_rows([loaded([("555-12", "Seattle Police")])], rules)
+    assert rows.loc[0, "reason_code"] == "number_invalid"
+    assert "the name is rejected too" in rows.loc[0, "reason"] and "POLICE" in rows.loc[0, "reason"]
+
+
+def test_warnings_of_number_and_name_are_joined(rules: NameRules) -> None:
+    rows = build_rows([loaded([("12066417661.0", "A")])], rules)
+    assert rows.loc[0, "warnings"].split(";") == ["number_from_excel_number", "name_one_letter"]
+
+
+def test_no_rows_gives_an_empty_frame_with_the_report_columns(rules: NameRules) -> None:
+    rows = build_rows([loaded([])], rules)
+    assert len(rows) == 0 and list(rows.columns[: len(REPORT_COLUMNS)]) == list(REPORT_COLUMNS)

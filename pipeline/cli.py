@@ -13,7 +13,8 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from pipeline import __version__
 from pipeline.config import Settings, resolve_settings
 from pipeline.errors import CnamBatchError, ExitCode, UsageError
 
-log = logging.getLogger("cnam_batch")
+log = logging.getLogger("pipeline")
 
 
 @dataclass
@@ -237,9 +238,15 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--state", type=Path, metavar="PATH", help="the journal (default: output/state.sqlite)"
     )
-    status.add_argument("--sandbox", action="store_true", default=None,
-                        help="show the journal of --sandbox runs (output/sandbox/state.sqlite)")
-    status.add_argument("--output", type=Path, metavar="DIR", help="the --output of the runs (default: output)")
+    status.add_argument(
+        "--sandbox",
+        action="store_true",
+        default=None,
+        help="show the journal of --sandbox runs (output/sandbox/state.sqlite)",
+    )
+    status.add_argument(
+        "--output", type=Path, metavar="DIR", help="the --output of the runs (default: output)"
+    )
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
     status.add_argument("--config", type=Path, metavar="FILE", help="a TOML settings file")
 
@@ -308,8 +315,14 @@ def _settings(args: argparse.Namespace, env: Environment) -> Settings:
     return resolve_settings(cli, env.environ, args.config)
 
 
-def _configure_logging(settings: Settings, env: Environment) -> None:
-    """stderr gets warnings (cron mails stderr), errors only with --quiet, everything with --verbose."""
+@contextmanager
+def _logging_to(settings: Settings, env: Environment) -> Iterator[None]:
+    """stderr gets warnings (cron mails stderr), errors only with --quiet, more with --verbose.
+
+    Every module logs under "pipeline"; its handlers and level are set for this call only and put
+    back afterwards, so main() leaves no logging state behind.
+    """
+    saved = (list(log.handlers), log.level, log.propagate)
     log.handlers.clear()
     log.setLevel(logging.DEBUG)
     log.propagate = False
@@ -325,6 +338,13 @@ def _configure_logging(settings: Settings, env: Environment) -> None:
     # Errors that end the run are printed once, by the error boundary; the log file keeps them too.
     handler.addFilter(lambda record: not getattr(record, "file_only", False))
     log.addHandler(handler)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.handlers[:] = saved[0]
+        log.setLevel(saved[1])
+        log.propagate = saved[2]
 
 
 def _print_config(settings: Settings, as_json: bool, out: TextIO) -> None:
@@ -372,19 +392,23 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
         if args.command == "config":
             _print_config(settings, args.json, env.stdout)
             return ExitCode.OK
-        _configure_logging(settings, env)
-        if args.command == "status":
-            from pipeline.status import print_status
+        with _logging_to(settings, env):
+            if args.command == "status":
+                from pipeline.status import print_status
 
-            return print_status(settings, as_json=args.json, out=env.stdout)
-        from pipeline.runner import run_job
+                return print_status(settings, as_json=args.json, out=env.stdout)
+            from pipeline.runner import run_job
 
-        return int(run_job(settings, env).exit_code)
+            return int(run_job(settings, env).exit_code)
     except CnamBatchError as exc:
         if verbose:
             env.stderr.write(_redact(traceback.format_exc(), settings))
         env.stderr.write(f"cnam-batch: error: {_redact(str(exc), settings)}\n")
         return int(exc.exit_code)
+    except BrokenPipeError:  # `cnam-batch status | head`: the reader left; not our error
+        with suppress(OSError):
+            env.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more is written
+        return int(ExitCode.OK)
     except KeyboardInterrupt:
         env.stderr.write(
             "cnam-batch: interrupted; the journal keeps what was done, run again to resume\n"

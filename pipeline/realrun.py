@@ -34,7 +34,7 @@ from pipeline.ratelimit import RateLimiter
 if TYPE_CHECKING:
     from pipeline.cli import Environment
 
-log = logging.getLogger("cnam_batch")
+log = logging.getLogger(__name__)
 
 # The built-in sandbox's review decides quickly, so `run --sandbox --wait-approval 15` shows the
 # whole lifecycle in one command.
@@ -233,12 +233,10 @@ def run_api_phase(
     )
     fatal: CnamBatchError | None = None
     carried: pd.DataFrame | None = None
+    progress = make_progress(settings, env)
     try:
         # No separate credentials probe: the lifecycle's first request (the account listing) is
         # sent alone before any fan-out, and a 401/403 there ends the run at once.
-        progress = make_progress(settings, env)
-        if progress is not None:
-            stack.callback(progress.close)
         result = run_lifecycle(
             client,
             journal,
@@ -258,4 +256,7 @@ def run_api_phase(
         now = env.now().astimezone(UTC)
         apply_outcomes(rows, result.outcomes, now, settings.stale_after)
         carried = carried_frame(result.carried_over, now, settings.stale_after)
+    finally:
+        if progress is not None:  # before the outcome line, so that starts on a clean line
+            progress.close()
     return ApiPhaseOutcome(carried_over=carried, api=stats.as_dict(), fatal=fatal)

@@ -25,7 +25,7 @@ from pipeline.validate import NameRules
 if TYPE_CHECKING:
     from pipeline.cli import Environment
 
-log = logging.getLogger("cnam_batch")
+log = logging.getLogger(__name__)
 
 PLANNED_REASON = (
     "dry run: a real run creates this name's record (or reuses the account's), "
@@ -119,11 +119,12 @@ def _run_log(run_dir: Path) -> Iterator[None]:
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%SZ")
     formatter.converter = time.gmtime
     handler.setFormatter(formatter)
-    log.addHandler(handler)
+    root = logging.getLogger("pipeline")  # every module's logger is a child of it
+    root.addHandler(handler)
     try:
         yield
     finally:
-        log.removeHandler(handler)
+        root.removeHandler(handler)
         handler.close()
 
 

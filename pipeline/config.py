@@ -155,7 +155,10 @@ def read_config_file(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        raise ConfigError(
+            f"{path}: not valid TOML ({exc}); fix that line (text values need quotes: "
+            'api_url = "https://..."; lists use brackets: email_to = ["a@example.com"])'
+        ) from None
     out: dict[str, Any] = {}
     for key, value in raw.items():
         name = key.replace("-", "_").lower()

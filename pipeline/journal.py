@@ -203,7 +203,10 @@ class Journal:
         """
         if read_only:
             if not self.path.is_file():
-                raise ConfigError(f"no journal at {self.path}; check --state")
+                raise ConfigError(
+                    f"no journal at {self.path}; check --state (runs with --sandbox keep "
+                    "theirs in OUTPUT/sandbox/state.sqlite: add --sandbox)"
+                )
             self._conn = self._connect(read_only=True)
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)

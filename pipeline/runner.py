@@ -170,9 +170,13 @@ def run_job(settings: Settings, env: Environment) -> RunResult:
             journal = Journal(state_path)
             journal.open()
             stack.callback(journal.close)
-        plan = _plan_inputs(settings, journal.input_seen if journal is not None else None)
         run_id, run_dir = _new_run_dir(settings, started)
         stack.enter_context(_run_log(run_dir))
+        try:
+            plan = _plan_inputs(settings, journal.input_seen if journal is not None else None)
+        except CnamBatchError as exc:
+            log.error("%s", exc, extra={"file_only": True})
+            raise
         log.info(
             "run %s started (%s)",
             run_id,
@@ -258,12 +262,12 @@ def run_job(settings: Settings, env: Environment) -> RunResult:
             _move_processed(settings, loaded)
         report_path = run_dir / "report.xlsx"
         line = _outcome_line(run_id, by_status, len(rows), report_path)
-        log.info("%s", line)
+        log.info("%s", line, extra={"file_only": True})
         if not settings.quiet:
             env.stderr.write(line + "\n")
         if settings.email_to:
             try:
-                _send_email(settings, summary, rows, carried, run_dir)
+                _send_email(settings, env, summary, rows, carried, run_dir)
             except EmailError as exc:
                 log.error("%s", exc, extra={"file_only": True})
                 if exit_code in (ExitCode.OK, ExitCode.ROWS_FAILED):
@@ -312,6 +316,7 @@ def _move_processed(settings: Settings, loaded: list[LoadedFile]) -> None:
 
 def _send_email(
     settings: Settings,
+    env: Environment,
     summary: dict[str, Any],
     rows: pd.DataFrame,
     carried: pd.DataFrame | None,
@@ -327,7 +332,10 @@ def _send_email(
         )
         if frames
         else rows.iloc[0:0]
-    )
+    ).copy()
+    now = env.now()
+    since = pd.to_datetime(stale["pending_since"], utc=True, errors="coerce")
+    stale["days_pending"] = ((now - since).dt.total_seconds() / 86400).round(1)
     sender = settings.email_from or f"cnam-batch@{socket.gethostname()}"
     msg = build_message(
         summary=summary,
@@ -346,5 +354,5 @@ def _send_email(
         starttls=settings.smtp_starttls,
         ssl=settings.smtp_ssl,
     )
-    send_message(msg, smtp)
+    send_message(msg, smtp, sleep=env.sleep)
     log.info("emailed the report to %s", ", ".join(settings.email_to))

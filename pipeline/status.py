@@ -69,7 +69,9 @@ def journal_status(settings: Settings, now: datetime | None = None) -> dict[str,
     }
 
 
-def _table(out: TextIO, title: str, rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> None:
+def _table(
+    out: TextIO, title: str, rows: list[dict[str, Any]], columns: list[tuple[str, str]]
+) -> None:
     out.write(f"\n{title} ({len(rows)})\n")
     if not rows:
         out.write("  none\n")
@@ -77,7 +79,9 @@ def _table(out: TextIO, title: str, rows: list[dict[str, Any]], columns: list[tu
     shown = rows[:SHOW_ROWS]
     widths = [max(len(h), *(len(str(r[k])) for r in shown)) for k, h in columns]
     widths = [min(w, 50) for w in widths]
-    out.write("  " + "  ".join(h.ljust(w) for (_, h), w in zip(columns, widths, strict=True)) + "\n")
+    out.write(
+        "  " + "  ".join(h.ljust(w) for (_, h), w in zip(columns, widths, strict=True)) + "\n"
+    )
     for r in shown:
         cells = [str(r[k])[:w].ljust(w) for (k, _), w in zip(columns, widths, strict=True)]
         out.write("  " + "  ".join(cells).rstrip() + "\n")
@@ -109,7 +113,9 @@ def print_status(settings: Settings, *, as_json: bool, out: TextIO) -> int:
         + "\n"
     )
     rows = status["rows"]
-    out.write("rows: " + (", ".join(f"{n} {state}" for state, n in sorted(rows.items())) or "none") + "\n")
+    out.write(
+        "rows: " + (", ".join(f"{n} {state}" for state, n in sorted(rows.items())) or "none") + "\n"
+    )
     out.write(f"input files taken: {status['inputs_taken']}\n")
     for row in status["waiting"]:
         row["days"] = "" if row["days_pending"] is None else f"{row['days_pending']:.1f}"
@@ -117,14 +123,25 @@ def print_status(settings: Settings, *, as_json: bool, out: TextIO) -> int:
         out,
         "waiting for Flowroute's review",
         status["waiting"],
-        [("number", "number"), ("name", "name"), ("_since", "pending since"), ("days", "days"),
-         ("source_file", "file"), ("source_row", "row")],
+        [
+            ("number", "number"),
+            ("name", "name"),
+            ("_since", "pending since"),
+            ("days", "days"),
+            ("source_file", "file"),
+            ("source_row", "row"),
+        ],
     )
     _table(
         out,
         "failed (the next run retries them)",
         status["failed"],
-        [("number", "number"), ("name", "name"), ("reason", "reason"), ("source_file", "file"),
-         ("source_row", "row")],
+        [
+            ("number", "number"),
+            ("name", "name"),
+            ("reason", "reason"),
+            ("source_file", "file"),
+            ("source_row", "row"),
+        ],
     )
     return int(ExitCode.OK)

@@ -36,7 +36,7 @@ ROWS: list[tuple[object, object, str]] = [
     ("206-641-7669", "Obama, Barack", "name_political"),
     (None, "Orphan Name", "number_missing"),
     ("555-12", "Short Number Co", "number_invalid"),
-    ("1.20664E+10", "Mangled By Excel", "number_invalid: Excel dropped the last digits"),
+    ("1.20664E+10", "Excel Mangled", "number_invalid: Excel dropped the last digits"),
     ("206-641-7662 x12", "Extension Inc", "number_invalid: extensions are not allowed"),
     ("800-555-0199", "Toll Free Co", "number_toll_free"),
     ("206-555-0142", "Ghost Number", "number_not_on_account (the sandbox does not own 555-01XX)"),

@@ -17,13 +17,12 @@ from pipeline.load import (
     LoadedFile,
     LoadOptions,
     _Header,
-    _read_body_exact,
-    _read_body_fast,
     expand_inputs,
     file_hash,
     load_file,
     normalize_header,
 )
+from pipeline.load_formats import _read_body_exact, _read_body_fast
 
 DATA = Path(__file__).parent / "data"
 HUGE = "A" * 100_000
@@ -373,7 +372,7 @@ ERRORS = [
     (
         "two_sheets.xlsx",
         {"sheet": "March"},
-        f": no sheet named 'March'; the sheets are {LISTED_SHEETS}",
+        f": no sheet named 'March'; the sheets are {LISTED_SHEETS} (pick one with --sheet)",
     ),
     (
         "first_sheet_empty.xlsx",

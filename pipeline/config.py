@@ -98,8 +98,9 @@ NAMED_ENV: dict[str, str] = {
     "SMTP_SSL": "smtp_ssl",
 }
 ENV_PREFIX = "CNAM_BATCH_"
-# Options that only make sense per invocation, not from a file or the environment.
-_CLI_ONLY = frozenset({"verbose"})
+# Options that only make sense per invocation, not from a file or the environment (none: a cron
+# job may well want `verbose = true` in its file).
+_CLI_ONLY: frozenset[str] = frozenset()
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -204,6 +205,10 @@ def resolve_settings(
         for name, value in layer.items():
             values[name] = value
             sources[name] = origin
+    if values.get("sandbox") and sources["state"] == "default":
+        # --sandbox keeps its own journal unless --state is given: sandbox work must never be
+        # mistaken for work done on the real account.
+        values["state"] = Path(values.get("output", Settings.output)) / "sandbox" / "state.sqlite"
     settings = Settings(**values, sources=sources)
     _check(settings)
     return settings

@@ -119,6 +119,8 @@ class _Run:
     carried: list[_Row] = field(default_factory=list)
     records: dict[str, CnamRecord] = field(default_factory=dict)  # by value_key
     presets: dict[str, str] = field(default_factory=dict)  # number -> cnam id from a lookup
+    looked_up: set[str] = field(default_factory=set)  # numbers whose detail (preset) was read
+    found: set[str] = field(default_factory=set)  # values reused from the account, not journaled
     account_size: int = 0  # records on the account: decides how to poll
     _total: int = 0
     _shared: dict[tuple, Outcome] = field(default_factory=dict)
@@ -229,6 +231,9 @@ class _Run:
         self.journal.forget_records(gone)  # an intent absent from the account never happened
         self.journal.save_records(account[v] for v in (intents | needed) & set(account))
         self.records = {v: account[v] for v in needed if v in account} | keep_rejected
+        # Made outside this journal (by hand, by another tool, or by runs whose journal was lost):
+        # numbers may already carry these, which only a number's detail shows (see _associate).
+        self.found = (needed & set(account)) - set(journaled) - intents
 
     def _check_ownership(self, active: list[_Row]) -> list[_Row]:
         """Numbers in the listing (or cached as owned) are owned; others are looked up once."""
@@ -254,6 +259,7 @@ class _Run:
         owned |= found
         self.presets = {n: info.cnam_preset_id for n, info in results.items()
                         if n in found and info.cnam_preset_id}  # fmt: skip
+        self.looked_up |= found
         kept = []
         for row in active:
             info = results.get(row.item.number)
@@ -329,6 +335,7 @@ class _Run:
     # ------------------------------------------------------------------ associate
     def _associate(self, approved: dict[str, list[_Row]]) -> None:
         """One PATCH per number; other rows for the same number and record are already_set."""
+        self._settle_presets(approved)
         by_number: dict[str, list[_Row]] = defaultdict(list)
         for rows in approved.values():
             for row in rows:
@@ -370,6 +377,36 @@ class _Run:
                 self._fail(by_number[number], f'associating "{rec.value}" failed: {result.error}')
 
         self._fan_out(associate, list(by_number), done, "associate")
+
+    def _settle_presets(self, approved: dict[str, list[_Row]]) -> None:
+        """Rows whose number already carries their record (found on the account) -> already_set.
+
+        The numbers listing shows no presets, so a number listed (or cached as owned) has an
+        unknown preset. A record this journal created is only on numbers the journal associated,
+        so nothing needs asking; a record found on the account may have been set on the portal, so
+        each such number's detail is read once (a GET instead of a PATCH when it is set). A failed
+        lookup is not an error: the PATCH is sent, and sending it again is harmless.
+        """
+        numbers = {r.item.number for v, rows in approved.items() if v in self.found for r in rows}
+        unknown = sorted(numbers - self.looked_up)
+        if unknown:
+            results: dict[str, Any] = {}
+            self._fan_out(self.client.get_number, unknown, results.__setitem__, "reconcile")
+            for number, info in results.items():
+                if info is not None and not isinstance(info, _Fail):
+                    self.looked_up.add(number)
+                    if info.cnam_preset_id:
+                        self.presets[number] = info.cnam_preset_id
+        for value in list(approved):
+            rec = self.records[value]
+            keep = []
+            for row in approved[value]:
+                if self.presets.get(row.item.number) == rec.id:
+                    self.journal.association_seen(row.item.number, rec.id, rec.value)
+                    self._settled(row, rec.id, by_this_row=False)
+                else:
+                    keep.append(row)
+            approved[value] = keep
 
     # ------------------------------------------------------------------ poll
     def _poll(self, waiting: dict[str, list[_Row]], wait_approval: float) -> None:

@@ -9,6 +9,7 @@ report stays on disk. The SMTP password never appears in a message, a log line o
 from __future__ import annotations
 
 import base64
+import email.policy
 import io
 import logging
 import smtplib
@@ -115,6 +116,15 @@ def smtp_settings_from_env(env: Mapping[str, str]) -> SmtpSettings | None:
 # ---------------------------------------------------------------------------------------- building
 
 
+def _with_carried(summary: Mapping[str, Any]) -> dict[str, int]:
+    """This run's rows and the earlier rows it advanced: a night that only finished earlier work
+    must not read "0 associated"."""
+    total = {k: int(v) for k, v in (summary.get("by_status") or {}).items()}
+    for k, v in (summary.get("carried_over_by_status") or {}).items():
+        total[k] = total.get(k, 0) + int(v)
+    return total
+
+
 def subject_line(run_id: str, by_status: Mapping[str, int]) -> str:
     """`cnam-batch <run_id>: <n> associated, <n> pending, <n> rejected, <n> failed`.
 
@@ -147,8 +157,9 @@ def build_message(
     facts = render.facts_from(
         summary, rows, stale, run_id=run_id, run_dir=run_dir, attachment_note=attachment.note
     )
-    msg = EmailMessage()
-    msg["Subject"] = subject_line(run_id, summary.get("by_status") or {})
+    # A long subject stays on one header line (default folding starts it with a space in some clients).
+    msg = EmailMessage(policy=email.policy.SMTP.clone(max_line_length=998))
+    msg["Subject"] = subject_line(run_id, _with_carried(summary))
     msg["From"] = sender
     msg["To"] = ", ".join(to)
     msg["Date"] = _date_header(summary.get("finished_at"))

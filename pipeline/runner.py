@@ -50,10 +50,7 @@ class InputPlan:
 
 
 def effective_state_path(settings: Settings) -> Path:
-    """`--sandbox` keeps its own journal unless --state is given: sandbox work must never be
-    mistaken for work done on the real account."""
-    if settings.sandbox and settings.sources.get("state", "default") == "default":
-        return settings.output / "sandbox" / "state.sqlite"
+    """The journal's path (config.resolve_settings already points --sandbox runs at their own)."""
     return settings.state
 
 

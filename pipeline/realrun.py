@@ -89,6 +89,11 @@ def build_client(
     return client, stats
 
 
+def row_keys(rows: pd.DataFrame) -> list[str]:
+    """Each row's journal key, stable across runs: the file's content hash and the row number."""
+    return [f"{h}:{r}" for h, r in zip(rows["content_hash"], rows["source_row"], strict=True)]
+
+
 def work_items(rows: pd.DataFrame) -> list[WorkItem]:
     """The open rows (valid, not duplicate or conflict) as the lifecycle's work."""
     open_rows = rows[rows["status"] == ""]
@@ -103,7 +108,7 @@ def work_items(rows: pd.DataFrame) -> list[WorkItem]:
             name=nm,
         )
         for k, f, r, inum, iname, num, nm in zip(
-            open_rows["key"],
+            row_keys(open_rows),
             open_rows["source_file"],
             open_rows["source_row"],
             open_rows["input_number"],
@@ -134,7 +139,7 @@ def apply_outcomes(
     idx = rows.index[rows["status"] == ""]
     if not len(idx):
         return
-    keys = rows.loc[idx, "key"].to_numpy(dtype=object)
+    keys = row_keys(rows.loc[idx])
     got = [outcomes.get(k) for k in keys]
     status = np.array([o.status.value if o else Status.FAILED.value for o in got], dtype=object)
     code = np.array(
@@ -194,11 +199,13 @@ def carried_frame(
                 "cnam_id": o.cnam_id,
                 "suggestion": "",
                 "warnings": Warn.PENDING_STALE.value if _stale(o, now, stale_after_days) else "",
-                "key": item.key,
+                "content_hash": item.key.rsplit(":", 1)[0],
                 "pending_since": o.pending_since.isoformat() if o.pending_since else "",
             }
         )
-    frame = pd.DataFrame.from_records(records, columns=[*REPORT_COLUMNS, "key", "pending_since"])
+    frame = pd.DataFrame.from_records(
+        records, columns=[*REPORT_COLUMNS, "content_hash", "pending_since"]
+    )
     frame["source_row"] = frame["source_row"].astype("int64")
     return frame
 

@@ -21,7 +21,7 @@ from pipeline.normalize import TOLL_FREE_AREA_CODES, normalize_name, normalize_n
 from pipeline.plan import apply_batch_rules
 from pipeline.validate import NameRules
 
-INTERNAL_COLUMNS = ("key", "pending_since")
+INTERNAL_COLUMNS = ("content_hash", "pending_since")
 
 
 def _spread(values: list[str], codes: np.ndarray) -> np.ndarray:
@@ -149,8 +149,6 @@ def _build_rows(loaded: Sequence[LoadedFile], rules: NameRules) -> pd.DataFrame:
     frame["cnam_id"] = ""
     frame["suggestion"] = suggestion
     frame["warnings"] = _join(num_warn, name_warn, ";")
-    frame["key"] = frame["content_hash"] + ":" + frame["source_row"].astype(str)
     frame["pending_since"] = ""
-    frame = frame.drop(columns=["content_hash"])
     apply_batch_rules(frame)
     return frame[[*REPORT_COLUMNS, *INTERNAL_COLUMNS]]

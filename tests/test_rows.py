@@ -91,7 +91,7 @@ def test_one_row_per_input_row_in_input_order(rules: NameRules) -> None:
     assert list(rows["status"]) == ["", "rejected", "rejected", "", "duplicate"]
     assert list(rows["reason_code"]) == ["", "number_invalid", "name_misleading", "", ""]
     assert list(rows["name"]) == ["ACME", "ACME", "SEATTLE POLICE", "BLUE SKY", "BLUE SKY"]
-    assert list(rows["key"]) == ["ha:2", "ha:3", "ha:4", "hb:2", "hb:3"]
+    assert list(rows["content_hash"]) == ["ha", "ha", "ha", "hb", "hb"]
 
 
 def test_a_row_bad_in_number_and_name_reports_the_number_and_mentions_the_name(

@@ -88,11 +88,11 @@ class Facts:
     @property
     def stale_heading(self) -> str:
         limit = (
-            f"{self.stale_after} days"
+            f"{_days(self.stale_after)} days"
             if self.stale_after is not None
             else "the --stale-after limit"
         )
-        return f"Pending approval longer than {limit}: {self.stale_total:,} rows"
+        return f"Pending approval longer than {limit}: {_rows(self.stale_total)}"
 
     @property
     def stale_more(self) -> str:
@@ -189,6 +189,10 @@ def _since(value: Any) -> str:
     return str(value)
 
 
+def _rows(n: int) -> str:
+    return f"{n:,} row" if n == 1 else f"{n:,} rows"
+
+
 def _days(value: Any) -> str:
     try:
         days = float(value)
@@ -212,9 +216,7 @@ def _run_facts(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
         value = summary.get(key)
         if value:
             facts.append((label, _name_list(value)))
-    facts.append(
-        ("Carried over from earlier runs", f"{int(summary.get('carried_over') or 0):,} rows")
-    )
+    facts.append(("Carried over from earlier runs", _rows(int(summary.get("carried_over") or 0))))
     api = summary.get("api") or {}
     if api:
         parts = [
@@ -267,7 +269,7 @@ def plain(f: Facts) -> str:
     if f.reasons:
         lines += _heading("Most frequent reasons")
         for r in f.reasons:
-            lines.append(f"  {r.code}: {r.count:,} rows")
+            lines.append(f"  {r.code}: {_rows(r.count)}")
             if r.example:
                 ex = r.example
                 lines.append(f'    e.g. {_where(ex)}: "{ex.get("input_name", "")}"')
@@ -355,7 +357,7 @@ def _reasons_html(f: Facts) -> str:
             f'<tr><td style="{_CELL}padding-bottom:10px;">'
             f'<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0">'
             f'<tr><td style="font-weight:600;">{_e(r.code)}</td>'
-            f'<td align="right" style="text-align:right;white-space:nowrap;">{r.count:,} rows</td>'
+            f'<td align="right" style="text-align:right;white-space:nowrap;">{_rows(r.count)}</td>'
             "</tr>"
             f"</table>{example}</td></tr>\n"
         )

@@ -9,21 +9,22 @@ again, because a second POST would either duplicate the record or fail with 422.
 No credential ever reaches a message, a log line or a repr: keys travel only in the Authorization
 header, only to the configured host (pagination links are re-based onto it), and any text that
 comes back from the server is scrubbed of them.
+
+The checked base URL, the re-basing of targets onto it, the list queries and the Session are in
+flowroute_urls.py (its public names are re-exported here); reading answers is flowroute_parse.py.
 """
 
 from __future__ import annotations
 
 import base64
-import ipaddress
 import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit
+from urllib.parse import quote, urljoin
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from pipeline import __version__
 from pipeline.api_types import (
@@ -49,78 +50,34 @@ from pipeline.flowroute_parse import (
     transport_detail,
     value_key,
 )
+from pipeline.flowroute_urls import (
+    API_PREFIX,
+    NUMBERS_PAGE_MAX,
+    ApiHost,
+    cnam_params,
+    is_loopback,
+    make_session,
+    normalize_base_url,
+    number_params,
+)
 from pipeline.ratelimit import RateLimiter
 from pipeline.retry import build_retrying
 
 log = logging.getLogger(__name__)
 
-API_PREFIX = "/v2"
+__all__ = [
+    "API_PREFIX",
+    "NUMBERS_PAGE_MAX",
+    "FlowrouteClient",
+    "is_loopback",
+    "make_session",
+    "normalize_base_url",
+]
+
 ACCEPT = "application/vnd.api+json, application/json"
 USER_AGENT = f"cnam-batch/{__version__}"
-NUMBERS_PAGE_MAX = 200  # the numbers endpoint's documented maximum `limit`
 CONNECT_TIMEOUT_MAX = 10.0
 ASSOCIATION_PATHS = ("cnams", "cnam")  # documented plural (default) / the SDKs' singular
-
-
-# --- configuration helpers -------------------------------------------------------------------
-
-
-def normalize_base_url(url: str) -> str:
-    """`scheme://host[:port][/prefix]` without a trailing slash; ConfigError when unsafe or bad.
-
-    Plain http would send the keys in clear text, so it is allowed only for a loopback host (the
-    sandbox). A trailing `/v2` is dropped because the client appends `/v2/...` itself.
-    """
-    text = (url or "").strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f'API URL "{text}" is not an http(s) address; use e.g. https://api.flowroute.com'
-        )
-    if parts.username is not None or parts.password is not None:
-        raise ConfigError(
-            "API URL must not contain credentials; set FR_ACCESS_KEY and FR_SECRET_KEY instead"
-        )
-    if parts.query or parts.fragment:
-        raise ConfigError(
-            f'API URL "{parts.scheme}://{parts.netloc}{parts.path}" must not have a ?query '
-            "or #fragment"
-        )
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise ConfigError(
-            f'API URL "{text}" uses plain http, which would send the API keys unencrypted; '
-            "use https:// (http is allowed only for 127.0.0.1, localhost or ::1)"
-        )
-    path = parts.path.rstrip("/")
-    if path.endswith(API_PREFIX):
-        path = path[: -len(API_PREFIX)].rstrip("/")
-    return f"{parts.scheme}://{parts.netloc}{path}"
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1."""
-    name = host.strip("[]").rstrip(".").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def make_session(pool_maxsize: int = 16) -> requests.Session:
-    """A Session whose connection pool holds `pool_maxsize` connections (>= worker threads).
-
-    Retries are ours (retry.py), so the adapter's own are off.
-    """
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_maxsize, 1), max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
-
-
-# --- the client ------------------------------------------------------------------------------
 
 
 class FlowrouteClient:
@@ -152,9 +109,7 @@ class FlowrouteClient:
             raise ConfigError(f"max_attempts must be at least 1, got {max_attempts}")
         if not timeout > 0:
             raise ConfigError(f"timeout must be positive, got {timeout}")
-        parts = urlsplit(self.base_url)
-        self._origin = f"{parts.scheme}://{parts.netloc}"
-        self._prefix = parts.path
+        self._host = ApiHost(self.base_url)
         self._auth = (access_key, secret_key)
         token = base64.b64encode(f"{access_key}:{secret_key}".encode()).decode()
         self._secrets = tuple(s for s in (secret_key, access_key, token) if len(s) >= 4)
@@ -181,14 +136,14 @@ class FlowrouteClient:
         value: str | None = None,
     ) -> tuple[list[CnamRecord], str | None]:
         """One page of the account's CNAM records and the next page's URL (None on the last)."""
-        params = self._cnam_params(limit, offset, is_approved, value)
+        params = cnam_params(limit, offset, is_approved, value)
         return self._page(f"{API_PREFIX}/cnams", params, cnam_from)
 
     def iter_cnams(
         self, *, is_approved: bool | None = None, value: str | None = None, page_size: int = 200
     ) -> Iterator[CnamRecord]:
         """Every matching record, following links.next (see `_paginate`)."""
-        params = self._cnam_params(page_size, 0, is_approved, value)
+        params = cnam_params(page_size, 0, is_approved, value)
         return self._paginate(f"{API_PREFIX}/cnams", params, cnam_from)
 
     def find_cnam(self, value: str) -> CnamRecord | None:
@@ -276,12 +231,12 @@ class FlowrouteClient:
         ends_with: str | None = None,
     ) -> tuple[list[NumberInfo], str | None]:
         """One page of the account's numbers (limit capped at 200) and the next page's URL."""
-        params = self._number_params(limit, offset, starts_with, contains, ends_with)
+        params = number_params(limit, offset, starts_with, contains, ends_with)
         return self._page(f"{API_PREFIX}/numbers", params, number_from)
 
     def iter_numbers(self, page_size: int = 200) -> Iterator[NumberInfo]:
         """Every number on the account, following links.next."""
-        params = self._number_params(page_size, 0, None, None, None)
+        params = number_params(page_size, 0, None, None, None)
         return self._paginate(f"{API_PREFIX}/numbers", params, number_from)
 
     def get_number(self, number: str) -> NumberInfo | None:
@@ -331,42 +286,12 @@ class FlowrouteClient:
 
     # --- plumbing --------------------------------------------------------------------------
 
-    @staticmethod
-    def _cnam_params(
-        limit: int, offset: int, is_approved: bool | None, value: str | None
-    ) -> dict[str, str]:
-        params = {"limit": str(max(int(limit), 1)), "offset": str(max(int(offset), 0))}
-        if is_approved is not None:
-            params["is_approved"] = "true" if is_approved else "false"
-        if value is not None:
-            params["value"] = value
-        return params
-
-    @staticmethod
-    def _number_params(
-        limit: int,
-        offset: int,
-        starts_with: str | None,
-        contains: str | None,
-        ends_with: str | None,
-    ) -> dict[str, str]:
-        params = {
-            "limit": str(min(max(int(limit), 1), NUMBERS_PAGE_MAX)),
-            "offset": str(max(int(offset), 0)),
-        }
-        for key, val in (("starts_with", starts_with), ("contains", contains)):
-            if val is not None:
-                params[key] = str(val)
-        if ends_with is not None:
-            params["ends_with"] = str(ends_with)
-        return params
-
     def _page(
         self, target: str, params: Mapping[str, str] | None, parse: Callable[[object], Any]
     ) -> tuple[list[Any], str | None]:
         """GET one list page; return (items, absolute next URL or None)."""
         response = self._call("GET", target, params=params)
-        shown = self._display(target, params)
+        shown = self._host.display(target, params)
 
         def extract(body: Mapping[str, Any]) -> tuple[list[Any], str | None]:
             data = body.get("data")
@@ -375,48 +300,23 @@ class FlowrouteClient:
             return [parse(obj) for obj in data], next_link(body)
 
         items, nxt = self._parse(response, "GET", shown, extract)
-        return items, (urljoin(response.url or self._url(shown), nxt) if nxt else None)
+        return items, (urljoin(response.url or self._host.url(shown), nxt) if nxt else None)
 
     def _paginate(
         self, target: str, params: Mapping[str, str], parse: Callable[[object], Any]
     ) -> Iterator[Any]:
         """Follow links.next on our own host; stop at the last page, an empty page or a repeat."""
-        seen = {self._canonical(self._display(target, params))}
+        seen = {self._host.canonical(self._host.display(target, params))}
         items, nxt = self._page(target, params, parse)
         yield from items
         while nxt and items:
-            key = self._canonical(nxt)
+            key = self._host.canonical(nxt)
             if key in seen:
                 log.warning("pagination stopped: next link %s repeats a page already read", key)
                 return
             seen.add(key)
             items, nxt = self._page(nxt, None, parse)
             yield from items
-
-    def _rebase(self, target: str) -> str:
-        """Path and query of `target` (a path or a URL) on our host, so keys never go elsewhere."""
-        if target.startswith("/") and not target.startswith("//"):
-            return target
-        parts = urlsplit(target)
-        if parts.netloc and f"{parts.scheme}://{parts.netloc}" != self._origin:
-            log.debug("next link points at %s; following it on %s", parts.netloc, self._origin)
-        path = parts.path or "/"
-        if self._prefix and (path == self._prefix or path.startswith(self._prefix + "/")):
-            path = path[len(self._prefix) :] or "/"
-        return f"{path}?{parts.query}" if parts.query else path
-
-    def _url(self, target: str) -> str:
-        return f"{self._origin}{self._prefix}{self._rebase(target)}"
-
-    def _display(self, target: str, params: Mapping[str, str] | None) -> str:
-        shown = self._rebase(target)
-        if params:
-            shown += ("&" if "?" in shown else "?") + urlencode(params)
-        return shown
-
-    def _canonical(self, target: str) -> str:
-        parts = urlsplit(self._rebase(target))
-        return parts.path + "?" + urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:
@@ -451,7 +351,7 @@ class FlowrouteClient:
         ok: tuple[int, ...] = (200,),
     ) -> requests.Response:
         """Exactly one HTTP request: limiter slot, auth, timeout, headers, error mapping."""
-        shown = self._display(target, params)
+        shown = self._host.display(target, params)
         headers = {"Accept": ACCEPT, "User-Agent": USER_AGENT}
         if json_body is not None:
             headers["Content-Type"] = "application/json"
@@ -461,7 +361,7 @@ class FlowrouteClient:
         try:
             response = self.session.request(
                 method,
-                self._url(target),
+                self._host.url(target),
                 params=params,
                 json=json_body,
                 headers=headers,

@@ -13,11 +13,14 @@ go in a handful of large transactions.
 
 Threads: one connection, guarded by one lock; worker threads call the methods, which serialize.
 Nothing secret is ever stored here: no credentials, no URLs with user info, only values and ids.
+
+This module holds the queries. The file's schema, its checks and the run lock are in
+journal_file.py; the values handed out (WorkItem, RowState, JournalRow...) are in journal_types.py
+and re-exported here.
 """
 
 from __future__ import annotations
 
-import fcntl
 import itertools
 import os
 import sqlite3
@@ -25,157 +28,48 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
 
 from pipeline.api_types import CnamRecord
-from pipeline.errors import ConfigError, LockedError
+from pipeline.errors import ConfigError
+from pipeline.journal_file import (
+    APPLICATION_ID,
+    ROW_SELECT,
+    SCHEMA_VERSION,
+    connect,
+    journal_row,
+    release_lock,
+    take_lock,
+)
+from pipeline.journal_types import (
+    OPEN_ROW_STATES,
+    JournalAssociation,
+    JournalRecord,
+    JournalRow,
+    RowState,
+    WorkItem,
+    from_text,
+    to_text,
+    value_key,
+)
 
-APPLICATION_ID = 0x434E4142  # "CNAB": marks the file as a cnam-batch journal
-SCHEMA_VERSION = 1
+__all__ = [
+    "APPLICATION_ID",
+    "OPEN_ROW_STATES",
+    "SCHEMA_VERSION",
+    "Journal",
+    "JournalAssociation",
+    "JournalRecord",
+    "JournalRow",
+    "RowState",
+    "WorkItem",
+    "from_text",
+    "to_text",
+    "value_key",
+]
+
 _CHUNK = 900  # values per IN (...) query, below every SQLite build's variable limit
-
-# Row states: "new" (journaled, not yet decided) or a Status value. These need work in a later run.
-OPEN_ROW_STATES = ("new", "pending_approval", "failed")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id      TEXT NOT NULL UNIQUE,
-    started_at  TEXT NOT NULL,
-    finished_at TEXT,
-    pid         INTEGER,
-    exit_code   INTEGER
-);
-CREATE TABLE IF NOT EXISTS input_files (
-    content_hash TEXT PRIMARY KEY,
-    path         TEXT NOT NULL,
-    first_run_id TEXT NOT NULL,
-    rows         INTEGER NOT NULL,
-    recorded_at  TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS records (
-    value            TEXT PRIMARY KEY,   -- normalized: collapsed spaces, uppercase
-    cnam_id          TEXT,
-    state            TEXT NOT NULL CHECK (state IN ('creating', 'pending', 'approved', 'rejected')),
-    rejection_reason TEXT,
-    created_at       TEXT,
-    approved_at      TEXT,
-    updated_at       TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS rows (
-    key           TEXT PRIMARY KEY,      -- WorkItem.key: content hash and source row
-    source_file   TEXT NOT NULL,
-    source_row    INTEGER NOT NULL,
-    input_number  TEXT NOT NULL,
-    input_name    TEXT NOT NULL,
-    number        TEXT NOT NULL,
-    name          TEXT NOT NULL,
-    value         TEXT NOT NULL,         -- the record value the row waits on
-    state         TEXT NOT NULL,         -- 'new' or a Status value
-    reason_code   TEXT,
-    reason        TEXT NOT NULL DEFAULT '',
-    cnam_id       TEXT NOT NULL DEFAULT '',
-    pending_since TEXT,
-    last_error    TEXT,
-    first_run_id  TEXT NOT NULL,
-    last_run_id   TEXT NOT NULL,
-    asked_seq     INTEGER NOT NULL,      -- runs.seq of the latest run whose input held the row
-    updated_at    TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS associations (
-    number  TEXT PRIMARY KEY,
-    cnam_id TEXT NOT NULL,
-    value   TEXT,
-    state   TEXT NOT NULL CHECK (state IN ('intent', 'done', 'seen')),
-    row_key TEXT,
-    run_id  TEXT,
-    at      TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS numbers (
-    number     TEXT PRIMARY KEY,
-    owned      INTEGER NOT NULL,
-    checked_at TEXT NOT NULL
-);
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class WorkItem:
-    """A row that needs API work: valid number, valid name, not a duplicate or conflict."""
-
-    key: str  # f"{content_hash}:{source_row}": stable across runs
-    source_file: str
-    source_row: int
-    input_number: str
-    input_name: str
-    number: str
-    name: str
-
-
-class RowState(NamedTuple):
-    """A row's decided state as stored. Rows with equal states share one instance (500k rows)."""
-
-    state: str  # "new" or a Status value
-    reason_code: str | None = None
-    reason: str = ""
-    cnam_id: str = ""
-    pending_since: str | None = None  # ISO 8601 UTC text, as stored
-    last_error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class JournalRow:
-    """A row as the journal remembers it."""
-
-    item: WorkItem
-    value: str  # the record value it waits on
-    state: RowState
-    first_run_id: str
-    last_run_id: str
-    asked_seq: int
-
-
-@dataclass(frozen=True, slots=True)
-class JournalRecord:
-    value: str
-    cnam_id: str | None
-    state: str  # creating / pending / approved / rejected
-    rejection_reason: str | None
-    created_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class JournalAssociation:
-    number: str
-    cnam_id: str
-    value: str | None
-    state: str  # intent (sent, no result yet) / done / seen (found by a lookup)
-    row_key: str | None
-    run_id: str | None
-
-
-def value_key(name: str) -> str:
-    """How values compare: Flowroute uppercases them, and spacing is not meaningful."""
-    return " ".join(name.split()).upper()
-
-
-def to_text(when: datetime | None) -> str | None:
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def from_text(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
 
 
 def _chunks(values: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
@@ -207,12 +101,14 @@ class Journal:
                     f"no journal at {self.path}; check --state (runs with --sandbox keep "
                     "theirs in OUTPUT/sandbox/state.sqlite: add --sandbox)"
                 )
-            self._conn = self._connect(read_only=True)
+            self._conn = connect(self.path, read_only=True)
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._take_lock()
+        self._lock_fd = take_lock(
+            self.lock_path, lambda: f"pid {os.getpid()}, started {self._now()}"
+        )
         try:
-            self._conn = self._connect()
+            self._conn = connect(self.path)
         except BaseException:
             self._release_lock()
             raise
@@ -225,78 +121,16 @@ class Journal:
                 self._conn = None
         self._release_lock()
 
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            release_lock(self._lock_fd)
+            self._lock_fd = None
+
     def __enter__(self) -> Journal:
         return self.open()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _take_lock(self) -> None:
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "pid ?, started ?"
-            os.close(fd)
-            raise LockedError(
-                f"another cnam-batch run ({holder}) holds the lock on {self.lock_path}; "
-                "wait for it or remove the lock only if no run is active"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}, started {self._now()}".encode(), 0)
-        self._lock_fd = fd
-
-    def _release_lock(self) -> None:
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)  # the OS also drops it if the process dies
-            os.close(self._lock_fd)
-            self._lock_fd = None
-
-    def _connect(self, read_only: bool = False) -> sqlite3.Connection:
-        bad = f"{self.path} is not a cnam-batch journal"
-        target = f"{self.path.resolve().as_uri()}?mode=ro" if read_only else str(self.path)
-        try:
-            conn = sqlite3.connect(
-                target, isolation_level=None, check_same_thread=False, uri=read_only
-            )
-        except sqlite3.Error as err:
-            raise ConfigError(
-                f"{self.path}: cannot open the journal ({err}); check --state"
-            ) from err
-        try:
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables):
-                raise ConfigError(f"{bad}; point --state at another file or move this one aside")
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise ConfigError(
-                    f"{self.path} was written by a newer cnam-batch (schema {version}); "
-                    "upgrade cnam-batch or use another --state file"
-                )
-            if read_only:
-                if app_id != APPLICATION_ID:
-                    raise ConfigError(f"{bad}; check --state")
-                return conn
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=5000")
-            conn.execute("PRAGMA cache_size=-131072")  # up to 128 MiB: bulk writes of 500k rows
-            conn.executescript(
-                "BEGIN IMMEDIATE;"
-                + _SCHEMA
-                + f"PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={SCHEMA_VERSION};"
-                + "COMMIT;"
-            )
-        except sqlite3.DatabaseError as err:  # "file is not a database", a torn header...
-            conn.close()
-            raise ConfigError(
-                f"{bad} ({err}); point --state at another file or move this one aside"
-            ) from err
-        except BaseException:
-            conn.close()
-            raise
-        return conn
 
     # ------------------------------------------------------------------ plumbing
     def _now(self) -> str:
@@ -425,27 +259,28 @@ class Journal:
     def open_rows(self, exclude_seq: int | None = None) -> list[JournalRow]:
         """Rows still needing work (new, pending, failed), except those asked by run `exclude_seq`."""
         sql = (
-            f"{_ROW_SELECT} WHERE state IN ('new', 'pending_approval', 'failed') AND asked_seq != ?"
+            f"{ROW_SELECT} WHERE state IN ('new', 'pending_approval', 'failed') AND asked_seq != ?"
         )
         return [
-            _row(r) for r in self._query(sql + " ORDER BY asked_seq, key", (exclude_seq or -1,))
+            journal_row(r)
+            for r in self._query(sql + " ORDER BY asked_seq, key", (exclude_seq or -1,))
         ]
 
     def rows_in_states(self, states: Sequence[str]) -> list[JournalRow]:
         marks = ",".join("?" * len(states))
-        sql = f"{_ROW_SELECT} WHERE state IN ({marks}) ORDER BY asked_seq, key"
-        return [_row(r) for r in self._query(sql, tuple(states))]
+        sql = f"{ROW_SELECT} WHERE state IN ({marks}) ORDER BY asked_seq, key"
+        return [journal_row(r) for r in self._query(sql, tuple(states))]
 
     def superseded_rows(self) -> dict[str, JournalRow]:
         """Open rows whose number a later run asked for under another name, with that later row.
 
         Only numbers that have rows with two values are read (one grouping pass, no index).
         """
-        sql = f"""{_ROW_SELECT} WHERE number IN
+        sql = f"""{ROW_SELECT} WHERE number IN
                   (SELECT number FROM rows GROUP BY number HAVING count(DISTINCT value) > 1)
                   ORDER BY number, asked_seq"""
         found: dict[str, JournalRow] = {}
-        rows = map(_row, self._query(sql))
+        rows = map(journal_row, self._query(sql))
         for _, same_number in itertools.groupby(rows, key=lambda r: r.item.number):
             group = list(same_number)  # ordered by asked_seq
             for row in group:
@@ -613,19 +448,3 @@ class Journal:
             "waiting": self.rows_in_states(["pending_approval"]),
             "failed": self.rows_in_states(["failed"]),
         }
-
-
-_ROW_SELECT = """SELECT key, source_file, source_row, input_number, input_name, number, name,
-    value, state, reason_code, reason, cnam_id, pending_since, last_error, first_run_id,
-    last_run_id, asked_seq FROM rows"""
-
-
-def _row(r: Sequence) -> JournalRow:
-    return JournalRow(
-        item=WorkItem(*r[:7]),
-        value=r[7],
-        state=RowState(r[8], r[9], r[10] or "", r[11] or "", r[12], r[13]),
-        first_run_id=r[14],
-        last_run_id=r[15],
-        asked_seq=r[16],
-    )

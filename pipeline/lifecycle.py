@@ -10,6 +10,9 @@ Order within a row: record (created, or found) -> approved -> associated. Create
 fan out over `concurrency` worker threads; the client and its rate limiter are thread-safe, and
 the journal serializes its writes. Every create and associate call is preceded by a committed
 intent and followed by its result (see journal.py), so a run killed at any instant loses nothing.
+
+This module holds the pass itself. What a row can end in (Outcome) and the ledger of decisions
+are in lifecycle_outcomes.py; the bounded fan-out of calls over the workers in lifecycle_fanout.py.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -30,51 +33,18 @@ from pipeline.api_types import (
     CnamRecord,
     NotFoundError,
 )
-from pipeline.journal import Journal, RowState, WorkItem, from_text, to_text, value_key
+from pipeline.journal import Journal, RowState, WorkItem, from_text, value_key
+from pipeline.lifecycle_fanout import Fail, fan_out
+from pipeline.lifecycle_outcomes import Ledger, LifecycleResult, Outcome, Row
 from pipeline.model import Reason, Status
 
 __all__ = ["Outcome", "LifecycleResult", "WorkItem", "run_lifecycle", "POLL_INTERVAL"]
 
 POLL_INTERVAL = 5.0  # seconds between polls of pending records while --wait-approval runs
 PAGE_SIZE = 200  # the API's page size for listings
-_IN_FLIGHT_PER_WORKER = 4  # tasks queued per worker: keeps 500k futures out of memory
 
 Progress = Callable[[int, int, str], None]
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What the API phase did with one row; rows with equal outcomes share one instance."""
-
-    status: Status
-    reason_code: Reason | None
-    reason: str
-    cnam_id: str
-    pending_since: datetime | None = None
-
-
-@dataclass
-class LifecycleResult:
-    outcomes: dict[str, Outcome]  # one per WorkItem.key passed in
-    carried_over: list[tuple[WorkItem, Outcome]]  # rows of earlier runs advanced in this run
-    stats: ApiStats
-
-
-@dataclass(slots=True)
-class _Row:
-    item: WorkItem
-    value: str  # value_key(name): the record it needs
-    carried: bool
-    prior: RowState | None = None
-
-
-@dataclass(slots=True)
-class _Fail:
-    """A worker's non-fatal API error, handed back to the main thread."""
-
-    error: ApiError
-    number_gone: bool = False  # a 404 on associate, and the number's detail 404s too
 
 
 def run_lifecycle(
@@ -99,8 +69,8 @@ def run_lifecycle(
         run = _Run(client, journal, run_id, pool, max(1, concurrency), clock, sleep, progress)
         run.execute(items, wait_approval)
     return LifecycleResult(
-        outcomes={it.key: run.outcomes[it.key] for it in items},
-        carried_over=[(r.item, run.outcomes[r.item.key]) for r in run.carried],
+        outcomes={it.key: run.ledger.outcomes[it.key] for it in items},
+        carried_over=[(r.item, run.ledger.outcomes[r.item.key]) for r in run.carried],
         stats=stats if isinstance(stats, ApiStats) else ApiStats(),
     )
 
@@ -115,15 +85,14 @@ class _Run:
     clock: Callable[[], float]
     sleep: Callable[[float], None]
     progress: Progress | None
-    outcomes: dict[str, Outcome] = field(default_factory=dict)
-    carried: list[_Row] = field(default_factory=list)
+    ledger: Ledger = field(default_factory=Ledger)  # each row's outcome, by key
+    carried: list[Row] = field(default_factory=list)
     records: dict[str, CnamRecord] = field(default_factory=dict)  # by value_key
     presets: dict[str, str] = field(default_factory=dict)  # number -> cnam id from a lookup
     looked_up: set[str] = field(default_factory=set)  # numbers whose detail (preset) was read
     found: set[str] = field(default_factory=set)  # values reused from the account, not journaled
     account_size: int = 0  # records on the account: decides how to poll
     _total: int = 0
-    _shared: dict[tuple, Outcome] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ the whole pass
     def execute(self, items: Sequence[WorkItem], wait_approval: float) -> None:
@@ -131,32 +100,32 @@ class _Run:
         self.journal.upsert_rows(items, self.run_id, seq)
         prior = self.journal.decided_rows(seq)
         self.carried = [
-            _Row(jr.item, jr.value, True, jr.state) for jr in self.journal.open_rows(seq)
+            Row(jr.item, jr.value, True, jr.state) for jr in self.journal.open_rows(seq)
         ]
-        active: list[_Row] = []
+        active: list[Row] = []
         values: dict[str, str] = {}  # names repeat: normalize each once
         for it in items:
             state = prior.get(it.key)
             if state is not None and state.state in (Status.ASSOCIATED, Status.ALREADY_SET):
-                self._decide(it.key, Status(state.state), None, state.reason, state.cnam_id)
+                self.ledger.decide(it.key, Status(state.state), None, state.reason, state.cnam_id)
             else:
                 value = values.get(it.name) or values.setdefault(it.name, value_key(it.name))
-                active.append(_Row(it, value, False, state))
+                active.append(Row(it, value, False, state))
         self._total = len(items) + len(self.carried)
         try:
             active += self._without_superseded(self.carried)
             self._settle_from_journal(active)
-            active = [r for r in active if r.item.key not in self.outcomes]
+            active = [r for r in active if r.item.key not in self.ledger.outcomes]
             if active:
                 self._advance(active, wait_approval)
         finally:  # also on a fatal error: the journal keeps every decision made so far
             self._save(items, prior)
 
-    def _advance(self, active: list[_Row], wait_approval: float) -> None:
+    def _advance(self, active: list[Row], wait_approval: float) -> None:
         try:
             self._load_account_records({r.value for r in active})
         except ApiError as err:
-            self._fail(active, f"listing the account's CNAM records failed: {err}")
+            self.ledger.fail(active, f"listing the account's CNAM records failed: {err}")
             return
         active = self._check_ownership(active)
         approved, waiting, to_create = self._sort_by_record(active)
@@ -170,10 +139,12 @@ class _Run:
                 since = rec.creation_datetime or _prior_since(row) or self._now()
                 reason = (f"waiting for Flowroute's review of \"{rec.value}\" (up to 48 h); "
                           "the next run associates it")  # fmt: skip
-                self._decide(row.item.key, Status.PENDING_APPROVAL, None, reason, rec.id, since)
+                self.ledger.decide(
+                    row.item.key, Status.PENDING_APPROVAL, None, reason, rec.id, since
+                )
 
     # ------------------------------------------------------------------ rows settled by the journal
-    def _without_superseded(self, carried: list[_Row]) -> list[_Row]:
+    def _without_superseded(self, carried: list[Row]) -> list[Row]:
         """Drop carried rows whose number a later run asked for under another name."""
         if not carried:
             return []
@@ -186,10 +157,10 @@ class _Run:
                 continue
             reason = (f"superseded: {newer.item.source_file} row {newer.item.source_row} "
                       f"(a later run) asks for \"{newer.item.name}\" for this number")  # fmt: skip
-            self._decide(row.item.key, Status.REJECTED, Reason.NUMBER_CONFLICT, reason, "")
+            self.ledger.decide(row.item.key, Status.REJECTED, Reason.NUMBER_CONFLICT, reason, "")
         return kept
 
-    def _settle_from_journal(self, active: list[_Row]) -> None:
+    def _settle_from_journal(self, active: list[Row]) -> None:
         """A number the journal knows carries the wanted approved record: already_set, no call."""
         known = self.journal.associations(r.item.number for r in active)
         if not known:
@@ -199,16 +170,7 @@ class _Run:
             assoc, rec = known.get(row.item.number), records.get(row.value)
             if (assoc and rec and rec.state == "approved" and assoc.state != "intent"
                     and assoc.cnam_id == rec.cnam_id):  # fmt: skip
-                self._settled(row, rec.cnam_id, row.item.key == assoc.row_key)
-
-    def _settled(self, row: _Row, cnam_id: str, by_this_row: bool) -> None:
-        if by_this_row:
-            self._decide(row.item.key, Status.ASSOCIATED, None, "", cnam_id)
-        else:
-            reason = (
-                f'the number already carries "{row.item.name}" (record {cnam_id}); nothing sent'
-            )
-            self._decide(row.item.key, Status.ALREADY_SET, None, reason, cnam_id)
+                self.ledger.settled(row, rec.cnam_id, row.item.key == assoc.row_key)
 
     # ------------------------------------------------------------------ reconcile with the account
     def _load_account_records(self, needed: set[str]) -> None:
@@ -235,7 +197,7 @@ class _Run:
         # numbers may already carry these, which only a number's detail shows (see _associate).
         self.found = (needed & set(account)) - set(journaled) - intents
 
-    def _check_ownership(self, active: list[_Row]) -> list[_Row]:
+    def _check_ownership(self, active: list[Row]) -> list[Row]:
         """Numbers in the listing (or cached as owned) are owned; others are looked up once."""
         numbers = {r.item.number for r in active}
         owned = self.journal.owned_numbers(numbers)
@@ -244,8 +206,8 @@ class _Run:
             try:
                 listed = {n.id for n in self.client.iter_numbers()} & unknown
             except ApiError as err:
-                self._fail([r for r in active if r.item.number in unknown],
-                           f"listing the account's numbers failed: {err}")  # fmt: skip
+                message = f"listing the account's numbers failed: {err}"
+                self.ledger.fail([r for r in active if r.item.number in unknown], message)
                 return [r for r in active if r.item.number in owned]
             self.journal.mark_owned(listed)
             owned |= listed
@@ -253,7 +215,7 @@ class _Run:
         results: dict[str, Any] = {}
         self._fan_out(self.client.get_number, sorted(unknown), results.__setitem__, "reconcile")
         found = {
-            n for n, info in results.items() if info is not None and not isinstance(info, _Fail)
+            n for n, info in results.items() if info is not None and not isinstance(info, Fail)
         }
         self.journal.mark_owned(found)
         owned |= found
@@ -263,26 +225,26 @@ class _Run:
         kept = []
         for row in active:
             info = results.get(row.item.number)
-            if isinstance(info, _Fail):
-                self._fail([row], f"looking up number {row.item.number} failed: {info.error}")
+            if isinstance(info, Fail):
+                self.ledger.fail([row], f"looking up number {row.item.number} failed: {info.error}")
             elif row.item.number in owned:
                 kept.append(row)
             else:
-                self._not_on_account(row)
+                self.ledger.not_on_account(row)
         return kept
 
     def _sort_by_record(
-        self, rows: Iterable[_Row]
-    ) -> tuple[dict[str, list[_Row]], dict[str, list[_Row]], dict[str, list[_Row]]]:
+        self, rows: Iterable[Row]
+    ) -> tuple[dict[str, list[Row]], dict[str, list[Row]], dict[str, list[Row]]]:
         """Group rows by what their record needs: (approved, waiting, to create), by value."""
-        approved: dict[str, list[_Row]] = defaultdict(list)
-        waiting: dict[str, list[_Row]] = defaultdict(list)
-        to_create: dict[str, list[_Row]] = defaultdict(list)
+        approved: dict[str, list[Row]] = defaultdict(list)
+        waiting: dict[str, list[Row]] = defaultdict(list)
+        to_create: dict[str, list[Row]] = defaultdict(list)
         for row in rows:
             self._route(row, approved, waiting, to_create)
         return approved, waiting, to_create
 
-    def _route(self, row: _Row, approved: dict, waiting: dict, to_create: dict | None) -> None:
+    def _route(self, row: Row, approved: dict, waiting: dict, to_create: dict | None) -> None:
         rec = self.records.get(row.value)
         if rec is None:
             if to_create is not None:
@@ -290,40 +252,42 @@ class _Run:
         elif rec.state == "approved":
             if self.presets.get(row.item.number) == rec.id:
                 self.journal.association_seen(row.item.number, rec.id, rec.value)
-                self._settled(row, rec.id, by_this_row=False)
+                self.ledger.settled(row, rec.id, by_this_row=False)
             else:
                 approved[row.value].append(row)
         elif rec.state == "rejected":
             reason = f'Flowroute\'s review rejected "{rec.value}": {rec.rejection_reason}'
-            self._decide(row.item.key, Status.REJECTED, Reason.FLOWROUTE_REJECTED, reason, rec.id)
+            self.ledger.decide(
+                row.item.key, Status.REJECTED, Reason.FLOWROUTE_REJECTED, reason, rec.id
+            )
         else:
             waiting[row.value].append(row)
 
     # ------------------------------------------------------------------ create
-    def _create(self, to_create: dict[str, list[_Row]], approved: dict, waiting: dict) -> None:
+    def _create(self, to_create: dict[str, list[Row]], approved: dict, waiting: dict) -> None:
         """Create each missing value once; intent committed before the call, result after."""
 
-        def create(value: str) -> CnamRecord | _Fail:
+        def create(value: str) -> CnamRecord | Fail:
             self.journal.create_intent(value)
             try:
                 rec = self.client.create_cnam(to_create[value][0].item.name)
             except AmbiguousWriteError as err:
-                return _Fail(err)  # the intent stays: the next run's listing resolves it
+                return Fail(err)  # the intent stays: the next run's listing resolves it
             except ApiError as err:
                 self.journal.forget_records([value])  # refused: nothing was created
-                return _Fail(err)
+                return Fail(err)
             self.journal.save_records([rec])
             return rec
 
-        def done(value: str, rec: CnamRecord | _Fail) -> None:
+        def done(value: str, rec: CnamRecord | Fail) -> None:
             rows = to_create[value]
-            if isinstance(rec, _Fail):
+            if isinstance(rec, Fail):
                 if isinstance(rec.error, AmbiguousWriteError):
                     msg = (f'creating "{value}" had an unknown outcome ({rec.error}); '
                            "the next run checks the account and retries")  # fmt: skip
                 else:
                     msg = f'creating "{value}" failed: {rec.error}'
-                self._fail(rows, msg)
+                self.ledger.fail(rows, msg)
                 return
             self.account_size += 1
             self.records[value] = rec
@@ -333,52 +297,54 @@ class _Run:
         self._fan_out(create, list(to_create), done, "create")
 
     # ------------------------------------------------------------------ associate
-    def _associate(self, approved: dict[str, list[_Row]]) -> None:
+    def _associate(self, approved: dict[str, list[Row]]) -> None:
         """One PATCH per number; other rows for the same number and record are already_set."""
         self._settle_presets(approved)
-        by_number: dict[str, list[_Row]] = defaultdict(list)
+        by_number: dict[str, list[Row]] = defaultdict(list)
         for rows in approved.values():
             for row in rows:
                 by_number[row.item.number].append(row)
         for rows in by_number.values():
             rows.sort(key=lambda r: r.carried)  # this run's row first: it is the one that acts
 
-        def associate(number: str) -> None | _Fail:
+        def associate(number: str) -> None | Fail:
             row = by_number[number][0]
             rec = self.records[row.value]
             self.journal.association_intent(number, rec.id, rec.value, row.item.key, self.run_id)
             try:
                 self.client.associate(number, rec.id)
             except NotFoundError as err:  # the number or the record is gone: ask which
-                return _Fail(err, number_gone=self.client.get_number(number) is None)
+                return Fail(err, number_gone=self.client.get_number(number) is None)
             except ApiError as err:
-                return _Fail(err)  # the intent stays: sending it again is harmless
+                return Fail(err)  # the intent stays: sending it again is harmless
             self.journal.association_done(number, rec.id, rec.value, row.item.key, self.run_id)
             return None
 
-        def done(number: str, result: None | _Fail) -> None:
+        def done(number: str, result: None | Fail) -> None:
             first, *others = by_number[number]
             rec = self.records[first.value]
             if result is None:
-                self._decide(first.item.key, Status.ASSOCIATED, None, "", rec.id)
+                self.ledger.decide(first.item.key, Status.ASSOCIATED, None, "", rec.id)
                 for row in others:
-                    self._settled(row, rec.id, by_this_row=False)
+                    self.ledger.settled(row, rec.id, by_this_row=False)
             elif result.number_gone:
                 self.journal.forget_association(number)
                 self.journal.mark_owned([number], owned=False)
                 for row in by_number[number]:
-                    self._not_on_account(row)
+                    self.ledger.not_on_account(row)
             elif isinstance(result.error, NotFoundError):
                 self.journal.forget_records([first.value])
                 message = (f'record {rec.id} ("{rec.value}") is no longer on the account '
                            f"({result.error}); the next run creates it again")  # fmt: skip
-                self._fail(by_number[number], message)
+                self.ledger.fail(by_number[number], message)
             else:
-                self._fail(by_number[number], f'associating "{rec.value}" failed: {result.error}')
+                self.ledger.fail(
+                    by_number[number], f'associating "{rec.value}" failed: {result.error}'
+                )
 
         self._fan_out(associate, list(by_number), done, "associate")
 
-    def _settle_presets(self, approved: dict[str, list[_Row]]) -> None:
+    def _settle_presets(self, approved: dict[str, list[Row]]) -> None:
         """Rows whose number already carries their record (found on the account) -> already_set.
 
         The numbers listing shows no presets, so a number listed (or cached as owned) has an
@@ -393,7 +359,7 @@ class _Run:
             results: dict[str, Any] = {}
             self._fan_out(self.client.get_number, unknown, results.__setitem__, "reconcile")
             for number, info in results.items():
-                if info is not None and not isinstance(info, _Fail):
+                if info is not None and not isinstance(info, Fail):
                     self.looked_up.add(number)
                     if info.cnam_preset_id:
                         self.presets[number] = info.cnam_preset_id
@@ -403,13 +369,13 @@ class _Run:
             for row in approved[value]:
                 if self.presets.get(row.item.number) == rec.id:
                     self.journal.association_seen(row.item.number, rec.id, rec.value)
-                    self._settled(row, rec.id, by_this_row=False)
+                    self.ledger.settled(row, rec.id, by_this_row=False)
                 else:
                     keep.append(row)
             approved[value] = keep
 
     # ------------------------------------------------------------------ poll
-    def _poll(self, waiting: dict[str, list[_Row]], wait_approval: float) -> None:
+    def _poll(self, waiting: dict[str, list[Row]], wait_approval: float) -> None:
         """Poll pending records until decided or `wait_approval` seconds pass (bounded loop)."""
         deadline = self.clock() + wait_approval
         for _ in range(math.ceil(wait_approval / POLL_INTERVAL) + 1 if wait_approval > 0 else 0):
@@ -420,7 +386,7 @@ class _Run:
             fresh = self._fetch_pending({v: self.records[v].id for v in waiting})
             decided = [r for r in fresh if r.state != "pending"]
             self.journal.save_records(decided)
-            approved: dict[str, list[_Row]] = defaultdict(list)
+            approved: dict[str, list[Row]] = defaultdict(list)
             for rec in decided:
                 value = value_key(rec.value)
                 self.records[value] = rec
@@ -444,90 +410,26 @@ class _Run:
     def _fan_out(
         self, fn: Callable[[T], Any], tasks: Sequence[T], done: Callable[[T, Any], None], phase: str
     ) -> None:
-        """Run fn over tasks on the pool, a bounded window in flight; `done` runs here.
+        """`fan_out` on the run's pool; progress is reported after each result is handled."""
 
-        ApiError becomes a _Fail result. A fatal error (credentials, unreachable) stops new
-        submissions, lets the calls in flight finish and journal their results, then propagates.
-        """
+        def handled(task: T, result: Any) -> None:
+            done(task, result)
+            self._report(phase)
 
-        def call(task: T) -> Any:
-            try:
-                return fn(task)
-            except ApiError as err:
-                return _Fail(err)
-
-        todo = iter(tasks)
-        running: dict[Future[Any], T] = {}
-        fatal: BaseException | None = None
-        window = self.concurrency * _IN_FLIGHT_PER_WORKER
-        while True:
-            while fatal is None and len(running) < window:
-                task = next(todo, _END)
-                if task is _END:
-                    break
-                running[self.pool.submit(call, task)] = task
-            if not running:
-                break
-            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for fut in finished:
-                task = running.pop(fut)
-                error = fut.exception()
-                if error is not None:
-                    fatal = fatal or error
-                    continue
-                done(task, fut.result())
-                self._report(phase)
-        if fatal is not None:
-            raise fatal
-
-    def _decide(
-        self, key: str, status: Status, code: Reason | None, reason: str, cnam_id: str,
-        pending_since: datetime | None = None,
-    ) -> None:  # fmt: skip
-        fields = (status, code, reason, cnam_id, pending_since)
-        outcome = self._shared.get(fields)
-        if outcome is None:
-            outcome = self._shared[fields] = Outcome(*fields)
-        self.outcomes[key] = outcome
-
-    def _fail(self, rows: Iterable[_Row], message: str) -> None:
-        for row in rows:
-            reason = f"Flowroute API error: {message}; the next run retries this row"
-            self._decide(row.item.key, Status.FAILED, Reason.API_ERROR, reason, "")
-
-    def _not_on_account(self, row: _Row) -> None:
-        reason = (f"number {row.item.number} is not on the Flowroute account; "
-                  "check the number or add it to the account")  # fmt: skip
-        self._decide(row.item.key, Status.REJECTED, Reason.NUMBER_NOT_ON_ACCOUNT, reason, "")
+        fan_out(self.pool, self.concurrency, fn, tasks, handled)
 
     def _report(self, phase: str) -> None:
         """progress(rows decided, rows in this pass, phase)."""
         if self.progress is not None:
-            self.progress(len(self.outcomes), self._total, phase)
+            self.progress(len(self.ledger.outcomes), self._total, phase)
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
 
     def _save(self, items: Sequence[WorkItem], prior: dict[str, RowState]) -> None:
         """Write every decided row whose state changed, in one bulk transaction."""
-        as_state: dict[int, RowState] = {}
-
-        def updates() -> Iterable[tuple[str, RowState]]:
-            keys = [it.key for it in items] + [r.item.key for r in self.carried]
-            for key in keys:
-                outcome = self.outcomes.get(key)
-                if outcome is None:
-                    continue  # undecided (a fatal error came first): stays open for the next run
-                state = as_state.get(id(outcome))
-                if state is None:
-                    state = as_state[id(outcome)] = _row_state(outcome, self.run_id)
-                if prior.get(key) != state:
-                    yield key, state
-
-        self.journal.save_outcomes(updates(), self.run_id)
-
-
-_END: Any = object()
+        keys = [it.key for it in items] + [r.item.key for r in self.carried]
+        self.journal.save_outcomes(self.ledger.changes(keys, prior, self.run_id), self.run_id)
 
 
 def _rank(rec: CnamRecord) -> tuple[int, int, str]:
@@ -536,21 +438,5 @@ def _rank(rec: CnamRecord) -> tuple[int, int, str]:
     return (order, len(rec.id), rec.id)
 
 
-def _prior_since(row: _Row) -> datetime | None:
+def _prior_since(row: Row) -> datetime | None:
     return from_text(row.prior.pending_since) if row.prior else None
-
-
-def _row_state(outcome: Outcome, run_id: str) -> RowState:
-    """How an outcome is stored. A later run reports an association as made "in run X"."""
-    failed = outcome.status is Status.FAILED
-    reason = outcome.reason
-    if outcome.status is Status.ASSOCIATED and not reason:
-        reason = f"associated in run {run_id}"
-    return RowState(
-        outcome.status.value,
-        outcome.reason_code.value if outcome.reason_code else None,
-        reason,
-        outcome.cnam_id,
-        to_text(outcome.pending_since),
-        outcome.reason if failed else None,
-    )

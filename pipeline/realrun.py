@@ -7,6 +7,7 @@ outcome are marked `failed` with the cause, the report is written, and the runne
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 from contextlib import ExitStack
@@ -241,6 +242,11 @@ def run_api_phase(
     fatal: CnamBatchError | None = None
     carried: pd.DataFrame | None = None
     progress = make_progress(settings, env)
+    # A full garbage collection over a big row frame pauses every thread for 30-50 ms; a request
+    # held that long between its rate-limit slot and the wire lands in the next one-second window
+    # and a strict server answers 429. Frozen objects are never scanned again.
+    gc.collect()
+    gc.freeze()
     try:
         # No separate credentials probe: the lifecycle's first request (the account listing) is
         # sent alone before any fan-out, and a 401/403 there ends the run at once.
@@ -264,6 +270,7 @@ def run_api_phase(
         apply_outcomes(rows, result.outcomes, now, settings.stale_after)
         carried = carried_frame(result.carried_over, now, settings.stale_after)
     finally:
+        gc.unfreeze()
         if progress is not None:  # before the outcome line, so that starts on a clean line
             progress.close()
     return ApiPhaseOutcome(carried_over=carried, api=stats.as_dict(), fatal=fatal)

@@ -6,7 +6,7 @@ import logging
 import shutil
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -183,12 +183,15 @@ def run_job(settings: Settings, env: Environment) -> RunResult:
         )
         timings: dict[str, float] = {}
         mark = env.monotonic()
+        say = _status_line(settings, env)
+        say(f"reading {len(plan.files)} input file(s)")
         try:
             loaded = _load_all(plan, settings)
         except CnamBatchError as exc:
             log.error("%s", exc, extra={"file_only": True})
             raise
         mark = _lap(timings, "load", mark, env)
+        say(f"checking {sum(len(lf.frame) for lf in loaded):,} rows")
         rows = build_rows(loaded, rules)
         mark = _lap(timings, "validate", mark, env)
         carried: pd.DataFrame | None = None
@@ -244,6 +247,7 @@ def run_job(settings: Settings, env: Environment) -> RunResult:
         summary["finished_at"] = env.now().isoformat()
         from pipeline.report import write_reports
 
+        say(f"writing the report for {len(rows):,} rows")
         write_reports(
             run_dir,
             rows[list(REPORT_COLUMNS)],
@@ -277,6 +281,19 @@ def run_job(settings: Settings, env: Environment) -> RunResult:
         if fatal is not None:
             raise fatal
         return RunResult(exit_code=exit_code, run_id=run_id, run_dir=run_dir, summary=summary)
+
+
+def _status_line(settings: Settings, env: Environment) -> Callable[[str], None]:
+    """On a terminal, what the run is doing now (a big file takes seconds per stage); elsewhere
+    nothing: cron mails whatever reaches stderr."""
+    if settings.quiet or not env.stderr_isatty:
+        return lambda text: None
+
+    def say(text: str) -> None:
+        env.stderr.write(f"cnam-batch: {text}...\n")
+        env.stderr.flush()
+
+    return say
 
 
 def _lap(timings: dict[str, float], stage: str, since: float, env: Environment) -> float:

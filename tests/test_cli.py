@@ -644,3 +644,17 @@ def test_retry_warnings_go_to_run_log(tmp_path: Path) -> None:
     assert summary["api"]["retries"] >= faulted
     assert "retry 1 of" in (run_dir / "run.log").read_text(encoding="utf-8")
     assert "retry 1 of" in err.getvalue()  # a warning: on stderr too (cron mails it)
+
+
+def test_a_terminal_is_told_each_stage_and_cron_is_not(tmp_path: Path) -> None:
+    argv = ["run", DATA / "pipes.txt", "--dry-run", "--output", tmp_path / "out"]
+    on_terminal = cli(argv, isatty=True)
+    assert on_terminal.code == ExitCode.OK
+    assert [line for line in on_terminal.lines if line.endswith("...")] == [
+        "cnam-batch: reading 1 input file(s)...",
+        "cnam-batch: checking 2 rows...",
+        "cnam-batch: writing the report for 2 rows...",
+    ]
+    under_cron = cli(argv, isatty=False)
+    assert not [line for line in under_cron.lines if line.endswith("...")]
+    assert cli([*argv, "--quiet"], isatty=True).stderr == ""

@@ -7,6 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 
+def value_key(value: str) -> str:
+    """How CNAM values compare everywhere (client, journal, lifecycle): Flowroute stores values
+    uppercased, so case and spacing do not make a different record."""
+    return " ".join(value.split()).upper()
+
+
 @dataclass(frozen=True)
 class CnamRecord:
     """One CNAM record on the account (flowroute-api.md §1.1). ids are strings."""

@@ -38,6 +38,7 @@ from pipeline.api_types import (
     ServerError,
     TransportError,
     UnprocessableError,
+    value_key,
 )
 from pipeline.errors import ApiUnreachableError, ConfigError
 from pipeline.flowroute_parse import (
@@ -48,7 +49,6 @@ from pipeline.flowroute_parse import (
     next_link,
     number_from,
     transport_detail,
-    value_key,
 )
 from pipeline.flowroute_urls import (
     API_PREFIX,

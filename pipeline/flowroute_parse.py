@@ -213,11 +213,6 @@ def transport_detail(exc: requests.RequestException, timeout: tuple[float, float
     return clip(" ".join(text.split()), 160) or type(exc).__name__
 
 
-def value_key(value: str) -> str:
-    """How CNAM values compare: the server uppercases, so case and spacing do not matter."""
-    return " ".join(value.split()).upper()
-
-
 def _as_bool(value: object) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "1", "yes")

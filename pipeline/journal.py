@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.api_types import CnamRecord
+from pipeline.api_types import CnamRecord, value_key
 from pipeline.errors import ConfigError
 from pipeline.journal_file import (
     APPLICATION_ID,
@@ -51,7 +51,6 @@ from pipeline.journal_types import (
     WorkItem,
     from_text,
     to_text,
-    value_key,
 )
 
 __all__ = [

@@ -70,11 +70,6 @@ class JournalAssociation:
     run_id: str | None
 
 
-def value_key(name: str) -> str:
-    """How values compare: Flowroute uppercases them, and spacing is not meaningful."""
-    return " ".join(name.split()).upper()
-
-
 def to_text(when: datetime | None) -> str | None:
     if when is None:
         return None

@@ -150,32 +150,6 @@ def _tree_pss_mb(root: int) -> float:
     return total_kb / 1024
 
 
-def _tree_pss_mb(root: int) -> float:
-    """Proportional set size of a process and its descendants (shared pages counted once)."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            parents[int(stat.parent.name)] = int(fields[1])
-        except (OSError, ValueError, IndexError):
-            continue
-    tree, frontier = {root}, [root]
-    while frontier:
-        pid = frontier.pop()
-        kids = [c for c, p in parents.items() if p == pid and c not in tree]
-        tree.update(kids)
-        frontier.extend(kids)
-    total_kb = 0
-    for pid in tree:
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total_kb += int(line.split()[1])
-        except OSError:
-            continue
-    return total_kb / 1024
-
-
 def run_dry(path: Path) -> tuple[float, float, float, dict]:
     """Run the real CLI in a child process; return (wall s, peak RSS MB, peak tree PSS MB, summary).
 

@@ -21,12 +21,9 @@ evaluates.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -38,6 +35,7 @@ import pandas as pd
 import rustpy_xlsxwriter as rx
 
 from pipeline.model import REPORT_COLUMNS, STATUS_ORDER
+from pipeline.report_files import write_all, write_csv, write_text
 
 EXCEL_MAX_DATA_ROWS = 1_048_575  # 1,048,576 rows per sheet, one of them the header
 PARALLEL_MIN_ROWS = 100_000  # below this, forking costs more than it saves
@@ -130,7 +128,7 @@ def write_reports(
     carried = None if carried_over is None else prepare_rows(carried_over, "carried_over")
     summary_text = _summary_json(summary)  # before any file: an unserializable summary fails fast
     files: list[tuple[str, Callable[[Path], None]]] = [
-        ("report.csv", lambda tmp: _write_csv(main.csv, tmp)),
+        ("report.csv", lambda tmp: write_csv(main.csv, tmp)),
         (
             "report.xlsx",
             lambda tmp: write_xlsx(
@@ -139,18 +137,18 @@ def write_reports(
         ),
     ]
     if carried is not None:
-        files.append(("carried_over.csv", lambda tmp: _write_csv(carried.csv, tmp)))
-    files.append(("summary.json", lambda tmp: _write_text(tmp, summary_text)))
+        files.append(("carried_over.csv", lambda tmp: write_csv(carried.csv, tmp)))
+    files.append(("summary.json", lambda tmp: write_text(tmp, summary_text)))
     # The workbook is the slow file (~8 s a million rows, in Rust code that holds the GIL): on
     # a big report a forked child writes it while this process writes the rest.
     in_child = {"report.xlsx"} if len(main.text) >= PARALLEL_MIN_ROWS else set()
-    return _write_all(run_dir, files, in_child=in_child)
+    return write_all(run_dir, files, in_child=in_child)
 
 
 def write_summary(run_dir: Path, summary: dict) -> Path:
     """Rewrite summary.json alone, atomically (the runner updates exit_code after a failed email)."""
     text = _summary_json(summary)
-    return _write_all(run_dir, [("summary.json", lambda tmp: _write_text(tmp, text))])[0]
+    return write_all(run_dir, [("summary.json", lambda tmp: write_text(tmp, text))])[0]
 
 
 @dataclass(frozen=True)
@@ -328,98 +326,6 @@ def _split(title: str, frame: pd.DataFrame, limit: int) -> Iterator[tuple[str, p
     yield title, frame.iloc[:limit]
     for number, start in enumerate(range(limit, len(frame), limit), start=2):
         yield f"{title} {number}", frame.iloc[start : start + limit].reset_index(drop=True)
-
-
-# --- writing files ------------------------------------------------------------------------------
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    rx.write_csv(frame, str(path), bom=True)
-
-
-def _write_text(path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8", newline="\n")
-
-
-def _write_all(
-    run_dir: Path,
-    files: Sequence[tuple[str, Callable[[Path], None]]],
-    in_child: set[str] | frozenset[str] = frozenset(),
-) -> list[Path]:
-    """Write every file under a temporary name, then rename them all; on failure remove the temps.
-
-    Files named in `in_child` are written by a forked child process at the same time, where that is
-    safe (POSIX, and no other thread in this process that a fork could catch holding a lock).
-    """
-    written: list[tuple[Path, Path]] = []
-    children: list[tuple[str, int, int]] = []  # (file name, pid, read end of its error pipe)
-    can_fork = hasattr(os, "fork") and threading.active_count() == 1
-    try:
-        for name, write in files:
-            tmp = run_dir / f".{name}.tmp"
-            written.append((tmp, run_dir / name))
-            if can_fork and name in in_child:
-                children.append((name, *_fork_writer(write, tmp)))
-                continue
-            write(tmp)
-            _fsync(tmp)
-        while children:
-            name, pid, fd = children.pop()
-            _join_writer(name, pid, fd)
-        for tmp, final in written:
-            os.replace(tmp, final)
-    except BaseException:
-        for _, pid, fd in children:  # a failure here: do not leave a writer behind
-            with contextlib.suppress(OSError):
-                os.kill(pid, 9)
-                os.waitpid(pid, 0)
-                os.close(fd)
-        for tmp, _ in written:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
-        raise
-    _fsync(run_dir)
-    return [final for _, final in written]
-
-
-def _fork_writer(write: Callable[[Path], None], tmp: Path) -> tuple[int, int]:
-    """Run write(tmp) in a forked child; returns (pid, read end of a pipe carrying its error)."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: write, report, and leave without running the parent's exit code
-        code = 0
-        try:
-            os.close(read_end)
-            write(tmp)
-            _fsync(tmp)
-        except BaseException as exc:
-            code = 1
-            with contextlib.suppress(Exception):
-                os.write(write_end, f"{type(exc).__name__}: {exc}".encode()[:4000])
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    return pid, read_end
-
-
-def _join_writer(name: str, pid: int, fd: int) -> None:
-    with os.fdopen(fd, "rb") as pipe:
-        message = pipe.read().decode("utf-8", "replace")
-    _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise OSError(f"writing {name} failed: {message or f'the writer exited with {code}'}")
-
-
-def _fsync(path: Path) -> None:
-    """Flush a file (or the folder's entries) to disk, so a rename never exposes unwritten data."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError:  # some file systems cannot fsync a folder; the rename is still atomic
-        pass
-    finally:
-        os.close(fd)
 
 
 # --- summary ------------------------------------------------------------------------------------

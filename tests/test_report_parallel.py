@@ -19,13 +19,13 @@ SCRIPT = textwrap.dedent(
     from pathlib import Path
     import pandas as pd
     from openpyxl import load_workbook
-    from pipeline import report
+    from pipeline import report, report_files
     from pipeline.model import REPORT_COLUMNS
 
     report.PARALLEL_MIN_ROWS = 1
     forks = []
-    real_fork = report._fork_writer
-    report._fork_writer = lambda write, tmp: forks.append(tmp.name) or real_fork(write, tmp)
+    real_fork = report_files._fork_writer
+    report_files._fork_writer = lambda write, tmp: forks.append(tmp.name) or real_fork(write, tmp)
     if sys.argv[2] == "fail":
         def broken(*args, **kwargs):
             raise OSError(28, "No space left on device")

@@ -36,6 +36,7 @@ def phone_numbers(n: int, first: int = 2064561000) -> list[str]:
 
 def write_input(path: Path, rows: Iterable[tuple[str, str]]) -> Path:
     """A CSV with the header `number,name`; the header is source_row 1."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["number", "name"])

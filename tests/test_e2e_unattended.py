@@ -29,6 +29,8 @@ from typing import Any
 
 import openpyxl
 import pytest
+from e2e_util import read_csv
+from e2e_util import write_input as write_csv
 from fakes import FakeClock
 from smtp_server import (
     Authenticator,
@@ -56,20 +58,6 @@ ACME = [
     ("2064561002", "Seattle Police Dept"),
     ("2064561003", "Caller ID"),
 ]
-
-
-def write_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["number", "name"])
-        writer.writerows(rows)
-    return path
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        return list(csv.DictReader(fh))
 
 
 # ------------------------------------------------------------------------------------ harness

@@ -88,9 +88,9 @@ AREA_CODES = ["206", "253", "360", "425", "509", "503", "971", "541"]
 def make_names(count: int, rng: random.Random) -> list[str]:
     """`count` distinct realistic business names, each passing the pipeline's rules (no warning)
     and the sandbox's review, so every record gets approved."""
-    from pipeline.normalize import normalize_name
-    from pipeline.sandbox_review import review
-    from pipeline.validate import MAX_LENGTH, NameRules
+    from pipeline.rules.normalize import normalize_name
+    from pipeline.rules.validate import MAX_LENGTH, NameRules
+    from pipeline.sandbox.review import review
 
     rules = NameRules.load()
     shapes = [
@@ -119,7 +119,7 @@ def make_names(count: int, rng: random.Random) -> list[str]:
 
 def make_numbers(count: int, rng: random.Random) -> list[str]:
     """`count` distinct valid US long-code numbers (11 digits), none in NXX-555-01XX."""
-    from pipeline.normalize import normalize_number
+    from pipeline.rules.normalize import normalize_number
 
     numbers: set[str] = set()
     for _ in range(count * 20):
@@ -159,7 +159,7 @@ def write_csv(rows: list[tuple[str, str]], path: Path) -> None:
 
 def expected(rows: list[tuple[str, str]]) -> dict[str, str]:
     """number (11 digits) -> value (normalized name): what the account should carry afterwards."""
-    from pipeline.normalize import normalize_name, normalize_number
+    from pipeline.rules.normalize import normalize_name, normalize_number
 
     return {normalize_number(n).number: normalize_name(name) for n, name in rows}
 
@@ -275,7 +275,7 @@ def account_check(server: Any, want: dict[str, str]) -> dict[str, int]:
 
 
 def _sandbox(numbers: set[str], rate: float, approve_after: float, clock: ShiftedClock) -> Any:
-    from pipeline.sandbox import SandboxConfig, SandboxServer
+    from pipeline.sandbox.server import SandboxConfig, SandboxServer
 
     config = SandboxConfig(
         numbers=numbers, rate_limit=rate, approve_after=approve_after, log_limit=None
@@ -285,7 +285,8 @@ def _sandbox(numbers: set[str], rate: float, approve_after: float, clock: Shifte
 
 def _cli(server: Any, argv: list[str]) -> tuple[int, float, dict[str, Any], str]:
     """Run the real CLI in-process against `server`; (exit code, wall s, summary.json, stderr)."""
-    from pipeline.cli import Environment, main
+    from pipeline.cli.app import main
+    from pipeline.environment import Environment
 
     err = io.StringIO()
     env = Environment(

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pipeline.config import Settings
-
-if TYPE_CHECKING:
-    from pipeline.cli import Environment
+from pipeline.environment import Environment
 
 Progress = Callable[[int, int, str], None]
 

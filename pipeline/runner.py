@@ -11,19 +11,18 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from pipeline.config import Settings, check_for_run
+from pipeline.environment import Environment
 from pipeline.errors import CnamBatchError, ConfigError, EmailError, ExitCode
-from pipeline.load import LoadedFile, LoadOptions, expand_inputs, file_hash, load_file
+from pipeline.input.frame import LoadedFile, LoadOptions, file_hash
+from pipeline.input.load import expand_inputs, load_file
 from pipeline.model import REPORT_COLUMNS, STATUS_ORDER, Status, Warn
-from pipeline.rows import build_rows
-from pipeline.validate import NameRules
-
-if TYPE_CHECKING:
-    from pipeline.cli import Environment
+from pipeline.rules.rows import build_rows
+from pipeline.rules.validate import NameRules
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +46,6 @@ class InputPlan:
 
     files: list[tuple[Path, str]]  # (path, source_file as shown in the report)
     skipped: list[str]
-
-
-def effective_state_path(settings: Settings) -> Path:
-    """The journal's path (config.resolve_settings already points --sandbox runs at their own)."""
-    return settings.state
 
 
 def _plan_inputs(settings: Settings, seen: Any) -> InputPlan:
@@ -97,7 +91,7 @@ def _load_all(plan: InputPlan, settings: Settings) -> list[LoadedFile]:
 
 
 def _new_run_dir(settings: Settings, now: datetime) -> tuple[str, Path]:
-    from pipeline.report import new_run_dir
+    from pipeline.report.write import new_run_dir
 
     try:
         return new_run_dir(settings.output, now)
@@ -159,9 +153,9 @@ def run_job(settings: Settings, env: Environment) -> RunResult:
     real = not settings.dry_run
     with ExitStack() as stack:
         journal = None
-        state_path = effective_state_path(settings)
+        state_path = settings.state
         if real:
-            from pipeline.journal import Journal
+            from pipeline.journal.store import Journal
 
             state_path.parent.mkdir(parents=True, exist_ok=True)
             journal = Journal(state_path)
@@ -208,7 +202,7 @@ def run_job(settings: Settings, env: Environment) -> RunResult:
             rows.loc[open_rows, "status"] = Status.PLANNED.value
             rows.loc[open_rows, "reason"] = PLANNED_REASON
         else:
-            from pipeline.realrun import run_api_phase
+            from pipeline.lifecycle.api_phase import run_api_phase
 
             assert journal is not None
             outcome = run_api_phase(settings, env, journal, run_id, rows, loaded, stack, state_path)
@@ -245,7 +239,7 @@ def run_job(settings: Settings, env: Environment) -> RunResult:
             exit_code = ExitCode.ROWS_FAILED
         summary["exit_code"] = int(exit_code)
         summary["finished_at"] = env.now().isoformat()
-        from pipeline.report import write_reports
+        from pipeline.report.write import write_reports
 
         say(f"writing the report for {len(rows):,} rows")
         write_reports(
@@ -274,7 +268,7 @@ def run_job(settings: Settings, env: Environment) -> RunResult:
                 if exit_code in (ExitCode.OK, ExitCode.ROWS_FAILED):
                     exit_code = ExitCode.EMAIL_FAILED
                     summary["exit_code"] = int(exit_code)
-                    from pipeline.report import write_summary
+                    from pipeline.report.write import write_summary
 
                     write_summary(run_dir, summary)
                 env.stderr.write(f"cnam-batch: error: {exc}\n")
@@ -336,7 +330,7 @@ def _send_email(
     carried: pd.DataFrame | None,
     run_dir: Path,
 ) -> None:
-    from pipeline.notify import SmtpSettings, build_message, send_message
+    from pipeline.notify.mail import SmtpSettings, build_message, send_message
 
     assert settings.smtp_host is not None
     frames = [f for f in (rows, carried) if f is not None and len(f)]

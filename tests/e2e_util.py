@@ -1,6 +1,6 @@
 """Helpers for the end-to-end tests: the real CLI against the real sandbox over loopback HTTP.
 
-`Harness.run(...)` calls `pipeline.cli.main(["run", ...], env)` in-process with the sandbox's URL and
+`Harness.run(...)` calls `pipeline.cli.app.main(["run", ...], env)` in-process with the sandbox's URL and
 keys in `env.environ`, `--output`/`--state` under the test's tmp_path, and returns what the run left:
 exit code, stdout/stderr, the run folder's files, and the sandbox log entries of this run only.
 Setup that a customer (or Flowroute's portal) would do outside the program goes straight to the
@@ -21,8 +21,10 @@ from typing import Any
 
 import requests
 
-from pipeline.cli import Environment, main
-from pipeline.sandbox import RequestLogEntry, SandboxServer
+from pipeline.cli.app import main
+from pipeline.environment import Environment
+from pipeline.sandbox.control import RequestLogEntry
+from pipeline.sandbox.server import SandboxServer
 
 ROOT = Path(__file__).parents[1]
 RUN_BATCH = ROOT / "run_batch.py"

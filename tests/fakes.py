@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.api_types import (
+from pipeline.api.types import (
     ApiStats,
     CnamRecord,
     NotFoundError,

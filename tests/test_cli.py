@@ -20,10 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import Environment, build_parser, main
+from pipeline.cli.app import build_parser, main
+from pipeline.environment import Environment
 from pipeline.errors import ExitCode
-from pipeline.journal import Journal
-from pipeline.sandbox import FaultConfig, SandboxConfig, SandboxServer
+from pipeline.journal.store import Journal
+from pipeline.sandbox.control import FaultConfig
+from pipeline.sandbox.server import SandboxConfig, SandboxServer
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"

@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
-from pipeline.cli import Environment, build_parser, main
+from pipeline.cli.app import build_parser, main
 from pipeline.config import MASK, OPTION_NAMES, Settings
+from pipeline.environment import Environment
 
 ROOT = Path(__file__).parents[1]
 SOURCES = {"cli", "env", "file", "default"}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import build_parser
+from pipeline.cli.app import build_parser
 from pipeline.config import ENV_PREFIX, NAMED_ENV
 from pipeline.errors import ExitCode
 from pipeline.model import Reason, Status, Warn

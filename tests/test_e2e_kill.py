@@ -31,7 +31,7 @@ from e2e_util import (
 )
 from fakes import FakeClock
 
-from pipeline.sandbox import SandboxConfig, SandboxServer
+from pipeline.sandbox.server import SandboxConfig, SandboxServer
 
 HOUR = 3600.0
 ROWS = 60

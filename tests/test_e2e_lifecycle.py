@@ -1,4 +1,4 @@
-"""End to end: `cnam-batch run` (pipeline.cli.main, in-process) against the real sandbox over loopback.
+"""End to end: `cnam-batch run` (pipeline.cli.app.main, in-process) against the real sandbox over loopback.
 
 Each test starts its own sandbox with a controllable review clock, runs the program with the
 sandbox's URL and keys in the environment, and checks the exit code, the run folder (report.csv,
@@ -31,7 +31,8 @@ from e2e_util import (
 )
 from fakes import FakeClock
 
-from pipeline.sandbox import FaultConfig, SandboxConfig, SandboxServer
+from pipeline.sandbox.control import FaultConfig
+from pipeline.sandbox.server import SandboxConfig, SandboxServer
 
 HOUR = 3600.0
 NOT_OWNED = "2065550142"  # the open sandbox account does not own NXX-555-01XX

@@ -1,5 +1,5 @@
 """Unattended runs end to end (issue 4): the drop folder over several nights, the end-of-run email,
-the logs a cron job leaves, through `pipeline.cli.main(argv, env)` against the real sandbox over
+the logs a cron job leaves, through `pipeline.cli.app.main(argv, env)` against the real sandbox over
 loopback HTTP and a real SMTP server (aiosmtpd) on 127.0.0.1.
 
 One sandbox lives through all the "nights" of a test; its review decides records when the test
@@ -41,8 +41,10 @@ from smtp_server import (
     smtp_server,
 )
 
-from pipeline.cli import Environment, main
-from pipeline.sandbox import FaultConfig, RequestLogEntry, SandboxConfig, SandboxServer
+from pipeline.cli.app import main
+from pipeline.environment import Environment
+from pipeline.sandbox.control import FaultConfig, RequestLogEntry
+from pipeline.sandbox.server import SandboxConfig, SandboxServer
 
 ROOT = Path(__file__).parents[1]
 DAY = 86_400.0

@@ -17,7 +17,9 @@ import responses
 from responses import matchers
 
 from pipeline import __version__
-from pipeline.api_types import (
+from pipeline.api.client import FlowrouteClient
+from pipeline.api.parse import error_from_response, parse_datetime
+from pipeline.api.types import (
     AmbiguousWriteError,
     ApiError,
     ApiStats,
@@ -27,9 +29,8 @@ from pipeline.api_types import (
     TransportError,
     UnprocessableError,
 )
+from pipeline.api.urls import make_session, normalize_base_url
 from pipeline.errors import ApiUnreachableError, ConfigError, CredentialsError, ExitCode
-from pipeline.flowroute import FlowrouteClient, make_session, normalize_base_url
-from pipeline.flowroute_parse import error_from_response, parse_datetime
 
 BASE = "https://api.flowroute.com"
 ACCESS = "AK7731234"

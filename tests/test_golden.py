@@ -28,9 +28,10 @@ from typing import Any
 import openpyxl
 import pytest
 
-from pipeline.cli import Environment, main
+from pipeline.cli.app import main
+from pipeline.environment import Environment
 from pipeline.model import REPORT_COLUMNS, Reason, Status
-from pipeline.report import FORMULA_PREFIXES
+from pipeline.report.write import FORMULA_PREFIXES
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "data" / "golden"

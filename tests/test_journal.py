@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from fakes import FakeClock
 
-from pipeline.api_types import CnamRecord
+from pipeline.api.types import CnamRecord, value_key
 from pipeline.errors import ConfigError, ExitCode, LockedError
-from pipeline.journal import Journal, RowState, WorkItem, value_key
+from pipeline.journal.store import Journal
+from pipeline.journal.types import RowState, WorkItem
 
 ROOT = Path(__file__).parents[1]
 
@@ -51,7 +52,7 @@ def test_lock_held_by_another_process_and_released_when_it_dies(tmp_path):
     path = tmp_path / "state.sqlite"
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         f"from pipeline.journal import Journal; Journal({str(path)!r}).open(); print('ready',"
+         f"from pipeline.journal.store import Journal; Journal({str(path)!r}).open(); print('ready',"
          " flush=True); input()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},

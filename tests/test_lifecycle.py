@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 from fakes import Crash, FakeAccount, FakeClock, FakeFlowroute
 
-from pipeline.api_types import AmbiguousWriteError, NotFoundError, ServerError, TransportError
+from pipeline.api.types import AmbiguousWriteError, NotFoundError, ServerError, TransportError
 from pipeline.errors import ApiUnreachableError, CredentialsError
-from pipeline.journal import Journal
-from pipeline.lifecycle import POLL_INTERVAL, LifecycleResult, WorkItem, run_lifecycle
+from pipeline.journal.store import Journal
+from pipeline.journal.types import WorkItem
+from pipeline.lifecycle.engine import POLL_INTERVAL, run_lifecycle
+from pipeline.lifecycle.outcomes import LifecycleResult
 from pipeline.model import Reason, Status
 
 N1, N2, N3, N4 = "12065550101", "12065550102", "12065550103", "12065550104"
@@ -401,8 +403,8 @@ def test_kill_9_after_create_commit_then_rerun(state, tmp_path, clock):
         import os, sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from fakes import FakeAccount, FakeFlowroute
-        from pipeline.journal import Journal
-        from pipeline.lifecycle import WorkItem, run_lifecycle
+        from pipeline.journal.store import Journal
+        from pipeline.lifecycle.engine import WorkItem, run_lifecycle
         account = FakeAccount.load(__import__("pathlib").Path({str(account_file)!r}))
         client = FakeFlowroute(account)
         def die():

@@ -13,11 +13,14 @@ from pathlib import Path
 import pytest
 from fakes import FakeClock
 
-from pipeline.flowroute import FlowrouteClient
-from pipeline.journal import Journal
-from pipeline.lifecycle import LifecycleResult, WorkItem, run_lifecycle
+from pipeline.api.client import FlowrouteClient
+from pipeline.journal.store import Journal
+from pipeline.journal.types import WorkItem
+from pipeline.lifecycle.engine import run_lifecycle
+from pipeline.lifecycle.outcomes import LifecycleResult
 from pipeline.model import Reason, Status
-from pipeline.sandbox import FaultConfig, SandboxConfig, SandboxServer
+from pipeline.sandbox.control import FaultConfig
+from pipeline.sandbox.server import SandboxConfig, SandboxServer
 
 ROOT = Path(__file__).parents[1]
 NOT_OWNED = "12065550142"  # the sandbox's open account does not own 555-01xx numbers
@@ -142,10 +145,10 @@ def test_kill_9_mid_run_then_rerun_loses_nothing(tmp_path, clock, phase, distinc
     names = [f"SHOP {i % distinct} CO" for i in range(80)]
     child = textwrap.dedent(f"""
         import os
-        from pipeline.flowroute import FlowrouteClient
-        from pipeline.journal import Journal
-        from pipeline.lifecycle import WorkItem, run_lifecycle
-        from pipeline.ratelimit import RateLimiter
+        from pipeline.api.client import FlowrouteClient
+        from pipeline.journal.store import Journal
+        from pipeline.lifecycle.engine import WorkItem, run_lifecycle
+        from pipeline.api.ratelimit import RateLimiter
         client = FlowrouteClient(os.environ["URL"], os.environ["AK"], os.environ["SK"],
                                  limiter=RateLimiter(60))
         items = [WorkItem(f"h1:{{i + 2}}", "input/a.csv", i + 2, "n", "n", f"1{{2064561000 + i}}",

@@ -12,17 +12,10 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import InputError, UsageError
-from pipeline.load import (
-    SUPPORTED_SUFFIXES,
-    LoadedFile,
-    LoadOptions,
-    _Header,
-    expand_inputs,
-    file_hash,
-    load_file,
-    normalize_header,
-)
-from pipeline.load_formats import _read_body_exact, _read_body_fast
+from pipeline.input.delimited import read_body_exact, read_body_fast
+from pipeline.input.frame import LoadedFile, LoadOptions, file_hash
+from pipeline.input.header import Header, normalize_header
+from pipeline.input.load import SUPPORTED_SUFFIXES, expand_inputs, load_file
 
 DATA = Path(__file__).parent / "data"
 HUGE = "A" * 100_000
@@ -615,16 +608,16 @@ TRICKY_BODIES = [
     [(b, 2) for b in TRICKY_BODIES] + [(b, 6) for b in [*TRICKY_BODIES, "1,a,\n2,b,, ,\n"]],
 )
 def test_fast_and_exact_csv_paths_agree(body, columns):
-    header = _Header(0, 0, 1)
-    fast = _read_body_fast(body.encode("utf-8"), ",", 2, columns, header)
-    exact = _read_body_exact(body, ",", 2, header, 1, "x.csv")
+    header = Header(0, 0, 1)
+    fast = read_body_fast(body.encode("utf-8"), ",", 2, columns, header)
+    exact = read_body_exact(body, ",", 2, header, 1, "x.csv")
     assert fast == exact
 
 
 @pytest.mark.parametrize("body", ["1,a,x\n", "1,a\n2,b,,,,,\n", "1,a\n2,b,, ,x\n"])
 def test_fast_path_refuses_filled_or_too_many_spare_fields(body):
     with pytest.raises(ValueError):
-        _read_body_fast(body.encode("utf-8"), ",", 2, 6, _Header(0, 0, 1))
+        read_body_fast(body.encode("utf-8"), ",", 2, 6, Header(0, 0, 1))
 
 
 # ----------------------------------------------------------------------------------- expand_inputs

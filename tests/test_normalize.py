@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.model import Reason, Warn
-from pipeline.normalize import NumberResult, normalize_name, normalize_number
+from pipeline.rules.normalize import NumberResult, normalize_name, normalize_number
 
 EXCEL = (Warn.NUMBER_FROM_EXCEL_NUMBER,)
 

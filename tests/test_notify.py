@@ -28,7 +28,7 @@ from smtp_server import (
 
 from pipeline.errors import ConfigError, EmailError
 from pipeline.model import REPORT_COLUMNS
-from pipeline.notify import (
+from pipeline.notify.mail import (
     SmtpSettings,
     backoff,
     build_message,
@@ -117,7 +117,7 @@ def stale_frame(n: int) -> pd.DataFrame:
 
 
 def write_reports(run_dir: Path, rows: pd.DataFrame = ROWS, *, xlsx=True, csv=True) -> Path:
-    """Small hand-made report files (not pipeline.report: this tests the email alone)."""
+    """Small hand-made report files (not pipeline.report.write: this tests the email alone)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     if xlsx:
         book = openpyxl.Workbook()
@@ -428,7 +428,9 @@ def test_closed_port_is_retried_then_raises_email_error_without_the_password(run
     assert f"127.0.0.1:{port} after 3 attempts: connection refused" in message
     assert f"the report is on disk in the run folder {RUN_ID}" in message
     assert "\n" not in message and info.value.exit_code == 5
-    retries = [r for r in caplog.records if r.name == "pipeline.notify" and "retrying" in r.message]
+    retries = [
+        r for r in caplog.records if r.name == "pipeline.notify.mail" and "retrying" in r.message
+    ]
     assert len(retries) == 2
     no_password_anywhere(info.value, caplog)
     assert PASSWORD not in repr(settings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.plan import apply_batch_rules, plan_counts
+from pipeline.rules.plan import apply_batch_rules, plan_counts
 
 
 def frame(rows: list[tuple[str, str, str]]) -> pd.DataFrame:

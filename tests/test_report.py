@@ -16,7 +16,7 @@ import rustpy_xlsxwriter
 from openpyxl.utils.escape import unescape
 
 from pipeline.model import REPORT_COLUMNS, STATUS_ORDER, Reason, Status
-from pipeline.report import (
+from pipeline.report.write import (
     EXCEL_MAX_DATA_ROWS,
     MAX_COLUMN_WIDTH,
     new_run_dir,

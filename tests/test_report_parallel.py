@@ -19,7 +19,7 @@ SCRIPT = textwrap.dedent(
     from pathlib import Path
     import pandas as pd
     from openpyxl import load_workbook
-    from pipeline import report, report_files
+    from pipeline.report import write as report, files as report_files
     from pipeline.model import REPORT_COLUMNS
 
     report.PARALLEL_MIN_ROWS = 1

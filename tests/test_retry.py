@@ -9,7 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from pipeline.api_types import (
+from pipeline.api.retry import (
+    MAX_BACKOFF,
+    backoff_delay,
+    build_retrying,
+    parse_retry_after,
+    should_retry,
+)
+from pipeline.api.types import (
     AmbiguousWriteError,
     ApiError,
     ApiStats,
@@ -20,13 +27,6 @@ from pipeline.api_types import (
     UnprocessableError,
 )
 from pipeline.errors import CredentialsError
-from pipeline.retry import (
-    MAX_BACKOFF,
-    backoff_delay,
-    build_retrying,
-    parse_retry_after,
-    should_retry,
-)
 
 
 @pytest.mark.parametrize(
@@ -156,12 +156,12 @@ def test_schedule_for_server_errors_is_exact_with_injected_jitter(
     stats = ApiStats()
     fn, calls = flaky([ServerError(503, method="GET", path="/v2/cnams") for _ in range(4)])
     retrying = build_retrying(sleeps.append, 6, stats=stats, jitter=lambda: 0.5)
-    with caplog.at_level(logging.INFO, logger="pipeline.retry"):
+    with caplog.at_level(logging.INFO, logger="pipeline.api.retry"):
         assert retrying(fn) == "ok"
     assert sleeps == [0.375, 0.75, 1.5, 3.0]
     assert len(calls) == 5
     assert stats.retries == 4
-    lines = [r for r in caplog.records if r.name == "pipeline.retry"]
+    lines = [r for r in caplog.records if r.name == "pipeline.api.retry"]
     assert len(lines) == 4  # one line per retry
     assert all(r.levelno == logging.WARNING for r in lines)
     assert (
@@ -186,10 +186,10 @@ def test_schedule_with_a_seeded_jitter_source_is_reproducible() -> None:
 def test_retry_after_is_honored_instead_of_backoff(caplog: pytest.LogCaptureFixture) -> None:
     sleeps: list[float] = []
     fn, _ = flaky([RateLimitedError(429, retry_after=7.0), RateLimitedError(429, retry_after=0.0)])
-    with caplog.at_level(logging.INFO, logger="pipeline.retry"):
+    with caplog.at_level(logging.INFO, logger="pipeline.api.retry"):
         build_retrying(sleeps.append, 6, jitter=lambda: 0.5)(fn)
     assert sleeps == [7.0, 0.0]
-    assert all(r.levelno == logging.INFO for r in caplog.records if r.name == "pipeline.retry")
+    assert all(r.levelno == logging.INFO for r in caplog.records if r.name == "pipeline.api.retry")
 
 
 def test_retry_after_on_a_503_is_honored_and_capped() -> None:

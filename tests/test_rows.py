@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.load import LoadedFile
+from pipeline.input.frame import LoadedFile
 from pipeline.model import REPORT_COLUMNS
-from pipeline.normalize import normalize_number
-from pipeline.rows import _numbers, build_rows
-from pipeline.validate import NameRules
+from pipeline.rules.normalize import normalize_number
+from pipeline.rules.rows import build_rows, normalize_numbers
+from pipeline.rules.validate import NameRules
 
 
 def loaded(rows: list[tuple[str, str]], name: str = "in.csv", digest: str = "h1") -> LoadedFile:
@@ -62,7 +62,7 @@ def rules() -> NameRules:
     ],
 )
 def test_fast_number_path_gives_exactly_what_normalize_number_gives(cell: str) -> None:
-    numbers, codes, reasons, warns = _numbers(np.asarray([cell], dtype=object))
+    numbers, codes, reasons, warns = normalize_numbers(np.asarray([cell], dtype=object))
     r = normalize_number(cell)
     assert (numbers[0], codes[0], reasons[0], warns[0]) == (
         r.number,

@@ -18,15 +18,9 @@ import pytest
 import requests
 
 from pipeline.errors import ConfigError, InputError, UsageError
-from pipeline.sandbox import (
-    FaultConfig,
-    SandboxConfig,
-    SandboxServer,
-    load_numbers_file,
-    serve,
-)
-from pipeline.sandbox_control import SlidingWindowLimiter
-from pipeline.sandbox_review import GENERIC_REASON, review
+from pipeline.sandbox.control import FaultConfig, SlidingWindowLimiter
+from pipeline.sandbox.review import GENERIC_REASON, review
+from pipeline.sandbox.server import SandboxConfig, SandboxServer, load_numbers_file, serve
 
 # 2018-06-01 00:09:52.513092 UTC, the creation time in flowroute-api.md §1.1.
 START = 1527811792.513092

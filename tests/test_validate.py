@@ -16,10 +16,10 @@ import pytest
 
 from pipeline.errors import InputError
 from pipeline.model import Reason, Warn
-from pipeline.normalize import normalize_name
-from pipeline.suggest import ABBREVIATIONS
-from pipeline.validate import NameResult, NameRules
-from pipeline.wordlists import parse_entries, trie_pattern
+from pipeline.rules.normalize import normalize_name
+from pipeline.rules.suggest import ABBREVIATIONS
+from pipeline.rules.validate import NameResult, NameRules
+from pipeline.rules.wordlists import parse_entries, trie_pattern
 
 CONTENT = {
     Reason.NAME_PROFANITY,
@@ -129,7 +129,7 @@ def test_long_commercial_names_are_only_too_long(rules, name):
 
 
 def test_every_allowlist_entry_passes_on_its_own(rules):
-    text = resources.files("pipeline").joinpath("data", "allowlist.txt").read_text("utf-8")
+    text = resources.files("pipeline.rules").joinpath("data", "allowlist.txt").read_text("utf-8")
     for entry in parse_entries(text, marks=False):
         result = rules.check(entry.text)
         assert result.reason_code in (None, Reason.NAME_TOO_LONG), (entry.text, result.reason)
@@ -510,7 +510,7 @@ def test_unreadable_list_file_is_an_input_error_naming_it(tmp_path, option):
 
 @pytest.mark.parametrize("name", DATA_FILES)
 def test_data_files_have_a_header_and_clean_terms(name):
-    text = resources.files("pipeline").joinpath("data", name).read_text("utf-8")
+    text = resources.files("pipeline.rules").joinpath("data", name).read_text("utf-8")
     header = "\n".join(line for line in text.splitlines() if line.startswith("#"))
     assert "came from" in header and "extend" in header.lower()
     terms = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
@@ -597,7 +597,7 @@ def test_check_is_fast_on_a_large_synthetic_list(rules):
 
 @pytest.mark.slow
 def test_normalize_number_is_fast():
-    from pipeline.normalize import normalize_number
+    from pipeline.rules.normalize import normalize_number
 
     rng = random.Random(2)
     raws = [

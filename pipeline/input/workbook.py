@@ -1,0 +1,140 @@
+"""Reading workbooks (XLSX/XLSM/ODS) with python-calamine: cached formula values, exact digits.
+
+See pipeline/input/load.py for the rules every reader follows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import python_calamine as calamine
+
+from pipeline.errors import InputError
+from pipeline.input.frame import LoadedFile, LoadOptions, build_frame, file_hash, is_blank
+from pipeline.input.header import HEADER_SEARCH_ROWS, locate_header, no_columns_error, shorten
+
+
+def load_workbook(path: Path, where: str, options: LoadOptions) -> LoadedFile:
+    digest = file_hash(path)
+    kind = path.suffix.lower()
+    try:
+        workbook = calamine.CalamineWorkbook.from_path(str(path))
+    except calamine.PasswordError:
+        raise InputError(
+            f"{where}: the workbook is password-protected; save a copy without a password"
+        ) from None
+    except (calamine.CalamineError, ValueError) as err:
+        with open(path, "rb") as handle:
+            start = handle.read(4)
+        reason = "it is not a zip archive" if start != b"PK\x03\x04" else shorten(str(err), 60)
+        raise InputError(
+            f"{where}: not a valid {kind} workbook ({reason}); open it in a spreadsheet program "
+            f"and save it again as {kind} or CSV UTF-8"
+        ) from None
+    with workbook:
+        sheet, rows, notes = _choose_sheet(workbook, where, options)
+    located = f"{where} sheet {sheet!r}"
+    candidates: list[tuple[int, list[str]]] = []
+    for index, row in enumerate(rows):
+        cells = [_cell_text(v) for v in row]
+        if not is_blank(cells):
+            candidates.append((index + 1, cells))
+            if len(candidates) == HEADER_SEARCH_ROWS:
+                break
+    header = locate_header(candidates, options)
+    if header is None:
+        raise no_columns_error(located, candidates, options)
+    header_row = candidates[header.position][0]
+    numbers = _column_text(rows, header_row, header.number)
+    names = _column_text(rows, header_row, header.name)
+    frame, blank = build_frame(header_row + 1, numbers, names)
+    return LoadedFile(path, where, sheet, frame, blank, notes + list(header.notes), digest)
+
+
+def _choose_sheet(
+    workbook: calamine.CalamineWorkbook, where: str, options: LoadOptions
+) -> tuple[str, list[list[object]], list[str]]:
+    """The sheet to read and its rows (row i is spreadsheet row i + 1, column j is column j + 1).
+
+    --sheet picks by name (exact, else case-insensitive). Otherwise the first visible worksheet,
+    or, when it holds no data, the first one that does, with a note saying so.
+    """
+    names = workbook.sheet_names
+    listed = ", ".join(repr(n) for n in names)
+    if options.sheet is not None:
+        wanted = options.sheet.strip()
+        matches = [n for n in names if n == options.sheet] or [
+            n for n in names if n.strip().casefold() == wanted.casefold()
+        ]
+        if len(matches) != 1:
+            raise InputError(
+                f"{where}: no sheet named {options.sheet!r}; the sheets are {listed} "
+                "(pick one with --sheet)"
+            )
+        rows = _sheet_rows(workbook, matches[0])
+        if not rows:
+            raise InputError(
+                f"{where} sheet {matches[0]!r} is empty; choose another with --sheet ({listed})"
+            )
+        return matches[0], rows, []
+    worksheets = [m for m in workbook.sheets_metadata if m.typ == calamine.SheetTypeEnum.WorkSheet]
+    hidden = [m.name for m in worksheets if m.visible != calamine.SheetVisibleEnum.Visible]
+    visible = [m.name for m in worksheets if m.name not in hidden] or names
+    for name in visible:
+        rows = _sheet_rows(workbook, name)
+        if rows:
+            notes = (
+                [f"first sheet {visible[0]!r} is empty; used {name!r}"]
+                if name != visible[0]
+                else []
+            )
+            skipped = [h for h in hidden if names.index(h) < names.index(name)]
+            notes += [f"hidden sheet {h!r} was not read; used {name!r}" for h in skipped]
+            return name, rows, notes
+    raise InputError(
+        f"{where}: every sheet is empty ({listed}); "
+        "it needs a header row with number and name columns"
+    )
+
+
+def _sheet_rows(workbook: calamine.CalamineWorkbook, name: str) -> list[list[object]]:
+    """A sheet's cells from A1 on, or [] when no cell holds anything but whitespace."""
+    sheet = workbook.get_sheet_by_name(name)
+    rows: list[list[object]] = sheet.to_python(skip_empty_area=False)  # type: ignore[assignment]
+    for row in rows:
+        for value in row:
+            if not isinstance(value, str) or value.strip():
+                return rows
+    return []
+
+
+def _cell_text(value: object) -> str:
+    """A workbook cell as the text a person sees: 16463439697.0 -> "16463439697", True -> "TRUE",
+    a date -> ISO text; non-integral numbers in their shortest exact form (repr)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e16:  # beyond that a float holds no exact digits
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, (dt.date, dt.time)):  # datetime is a date
+        return value.isoformat()
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _column_text(rows: list[list[object]], header_row: int, column: int) -> list[str]:
+    """Text of one column below the header row (header_row is 1-based, so rows[header_row] is the
+    first data row)."""
+    convert = _cell_text
+    out = []
+    for row in rows[header_row:]:
+        value = row[column] if column < len(row) else ""
+        out.append(value if type(value) is str else convert(value))
+    return out

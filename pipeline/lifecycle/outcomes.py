@@ -1,0 +1,114 @@
+"""What a real run decides for each row: the Outcome values, the ledger that records them, and how
+an outcome is stored in the journal.
+
+Split from lifecycle.py so the decisions a row can end in (associated, already_set, rejected,
+failed, ...) and their wording can be read apart from the API calls that lead to them. Rows with
+equal outcomes share one Outcome and one stored RowState: a run may hold 500k rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from pipeline.api.types import ApiStats
+from pipeline.journal.types import RowState, WorkItem, to_text
+from pipeline.model import Reason, Status
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the API phase did with one row; rows with equal outcomes share one instance."""
+
+    status: Status
+    reason_code: Reason | None
+    reason: str
+    cnam_id: str
+    pending_since: datetime | None = None
+
+
+@dataclass
+class LifecycleResult:
+    outcomes: dict[str, Outcome]  # one per WorkItem.key passed in
+    carried_over: list[tuple[WorkItem, Outcome]]  # rows of earlier runs advanced in this run
+    stats: ApiStats
+
+
+@dataclass(slots=True)
+class Row:
+    """A row in this run's pass: its item, the record value it needs, and what it was before."""
+
+    item: WorkItem
+    value: str  # value_key(name): the record it needs
+    carried: bool
+    prior: RowState | None = None
+
+
+class Ledger:
+    """Each row's outcome in this run, by WorkItem.key; equal outcomes share one instance."""
+
+    def __init__(self) -> None:
+        self.outcomes: dict[str, Outcome] = {}
+        self._shared: dict[tuple, Outcome] = {}
+
+    def decide(
+        self, key: str, status: Status, code: Reason | None, reason: str, cnam_id: str,
+        pending_since: datetime | None = None,
+    ) -> None:  # fmt: skip
+        fields = (status, code, reason, cnam_id, pending_since)
+        outcome = self._shared.get(fields)
+        if outcome is None:
+            outcome = self._shared[fields] = Outcome(*fields)
+        self.outcomes[key] = outcome
+
+    def settled(self, row: Row, cnam_id: str, by_this_row: bool) -> None:
+        """The number carries the row's record: associated (by this row) or already_set."""
+        if by_this_row:
+            self.decide(row.item.key, Status.ASSOCIATED, None, "", cnam_id)
+        else:
+            reason = (
+                f'the number already carries "{row.item.name}" (record {cnam_id}); nothing sent'
+            )
+            self.decide(row.item.key, Status.ALREADY_SET, None, reason, cnam_id)
+
+    def fail(self, rows: Iterable[Row], message: str) -> None:
+        for row in rows:
+            reason = f"Flowroute API error: {message}; the next run retries this row"
+            self.decide(row.item.key, Status.FAILED, Reason.API_ERROR, reason, "")
+
+    def not_on_account(self, row: Row) -> None:
+        reason = (f"number {row.item.number} is not on the Flowroute account; "
+                  "check the number or add it to the account")  # fmt: skip
+        self.decide(row.item.key, Status.REJECTED, Reason.NUMBER_NOT_ON_ACCOUNT, reason, "")
+
+    def changes(
+        self, keys: Iterable[str], prior: dict[str, RowState], run_id: str
+    ) -> Iterator[tuple[str, RowState]]:
+        """(key, state to store) for every decided row among `keys` whose state changed."""
+        as_state: dict[int, RowState] = {}
+        for key in keys:
+            outcome = self.outcomes.get(key)
+            if outcome is None:
+                continue  # undecided (a fatal error came first): stays open for the next run
+            state = as_state.get(id(outcome))
+            if state is None:
+                state = as_state[id(outcome)] = row_state(outcome, run_id)
+            if prior.get(key) != state:
+                yield key, state
+
+
+def row_state(outcome: Outcome, run_id: str) -> RowState:
+    """How an outcome is stored. A later run reports an association as made "in run X"."""
+    failed = outcome.status is Status.FAILED
+    reason = outcome.reason
+    if outcome.status is Status.ASSOCIATED and not reason:
+        reason = f"associated in run {run_id}"
+    return RowState(
+        outcome.status.value,
+        outcome.reason_code.value if outcome.reason_code else None,
+        reason,
+        outcome.cnam_id,
+        to_text(outcome.pending_since),
+        outcome.reason if failed else None,
+    )

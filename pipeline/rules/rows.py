@@ -1,0 +1,154 @@
+"""From loaded files to the row frame: normalize and validate every row, then apply the batch rules.
+
+Numbers and names repeat (one customer's name on thousands of numbers), so each rule runs once per
+unique value and the results are spread back with the factorize codes: the work is proportional to
+the distinct values, not the rows.
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+import pandas as pd
+
+from pipeline.input.frame import LoadedFile
+from pipeline.model import REPORT_COLUMNS, Status
+from pipeline.rules.normalize import TOLL_FREE_AREA_CODES, normalize_name, normalize_number
+from pipeline.rules.plan import apply_batch_rules
+from pipeline.rules.validate import NameRules
+
+INTERNAL_COLUMNS = ("content_hash", "pending_since")
+
+
+def _spread(values: list[str], codes: np.ndarray) -> np.ndarray:
+    return np.asarray(values, dtype=object)[codes] if len(codes) else np.empty(0, dtype=object)
+
+
+def _join(a: np.ndarray, b: np.ndarray, sep: str) -> np.ndarray:
+    """Elementwise a + sep + b, skipping empty sides."""
+    out = np.where(a == "", b, a)
+    both = (a != "") & (b != "")
+    if both.any():
+        out[both] = a[both] + sep + b[both]
+    return out
+
+
+# A plain 10-digit number, or 11 starting with 1, with a valid area code and exchange: by far the
+# most common cell. Matching it here gives exactly what normalize_number would, without building a
+# result object per number (1M unique numbers: ~0.5 s instead of ~3 s).
+_PLAIN_NUMBER = re.compile(r"1?([2-9][0-9]{2}[2-9][0-9]{6})")
+
+
+def normalize_numbers(uniques: np.ndarray) -> tuple[list[str], list[str], list[str], list[str]]:
+    """normalize_number over unique cells, as four parallel lists (number, code, reason, warnings)."""
+    match = _PLAIN_NUMBER.fullmatch
+    toll_free = TOLL_FREE_AREA_CODES
+    cells = [str(raw) for raw in uniques]
+    numbers: list[str | None] = [
+        "1" + g if (m := match(text)) is not None and (g := m[1])[:3] not in toll_free else None
+        for text in cells
+    ]
+    n = len(cells)
+    codes, reasons, warns = [""] * n, [""] * n, [""] * n
+    for i in [i for i, v in enumerate(numbers) if v is None]:
+        r = normalize_number(cells[i])
+        numbers[i] = r.number
+        codes[i] = r.reason_code.value if r.reason_code else ""
+        reasons[i] = r.reason
+        warns[i] = ";".join(w.value for w in r.warnings)
+    return numbers, codes, reasons, warns  # type: ignore[return-value]
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Millions of small objects, no cycles: the collector's passes would only cost time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def empty_rows() -> pd.DataFrame:
+    columns = {c: pd.Series([], dtype=object) for c in (*REPORT_COLUMNS, *INTERNAL_COLUMNS)}
+    columns["source_row"] = pd.Series([], dtype="int64")
+    return pd.DataFrame(columns)
+
+
+def build_rows(loaded: Sequence[LoadedFile], rules: NameRules) -> pd.DataFrame:
+    with _gc_paused():
+        return _build_rows(loaded, rules)
+
+
+def _build_rows(loaded: Sequence[LoadedFile], rules: NameRules) -> pd.DataFrame:
+    """One row per non-blank input row, in input order, with REPORT_COLUMNS and a stable `key`.
+
+    Rows that a rule rejects get status `rejected`; rows still open have an empty status, to be
+    filled by the dry-run plan or the real run.
+    """
+    parts = []
+    for lf in loaded:
+        if not len(lf.frame):
+            continue
+        part = pd.DataFrame(
+            {
+                "source_file": lf.source_file,
+                "source_row": lf.frame["source_row"].to_numpy(dtype="int64"),
+                "input_number": lf.frame["input_number"].to_numpy(dtype=object),
+                "input_name": lf.frame["input_name"].to_numpy(dtype=object),
+                "content_hash": lf.content_hash,
+            }
+        )
+        parts.append(part)
+    if not parts:
+        return empty_rows()
+    frame = pd.concat(parts, ignore_index=True)
+    n = len(frame)
+
+    num_codes, num_uniques = pd.factorize(frame["input_number"].to_numpy(dtype=object))
+    numbers, num_codes_u, num_reasons_u, num_warns_u = normalize_numbers(num_uniques)
+    number = _spread(numbers, num_codes)
+    num_reason_code = _spread(num_codes_u, num_codes)
+    num_reason = _spread(num_reasons_u, num_codes)
+    num_warn = _spread(num_warns_u, num_codes)
+
+    raw_codes, raw_uniques = pd.factorize(frame["input_name"].to_numpy(dtype=object))
+    normalized = [normalize_name(str(raw)) for raw in raw_uniques]
+    name_codes, name_uniques = pd.factorize(
+        np.asarray(normalized, dtype=object)[raw_codes] if n else np.empty(0, dtype=object)
+    )
+    name_results = [rules.check(str(nm)) for nm in name_uniques]
+    name = np.asarray(name_uniques, dtype=object)[name_codes]
+    name_reason_code = _spread(
+        [r.reason_code.value if r.reason_code else "" for r in name_results], name_codes
+    )
+    name_reason = _spread([r.reason for r in name_results], name_codes)
+    suggestion = _spread([r.suggestion for r in name_results], name_codes)
+    name_warn = _spread([";".join(w.value for w in r.warnings) for r in name_results], name_codes)
+
+    bad_number = num_reason_code != ""
+    bad_name = name_reason_code != ""
+    status = np.where(bad_number | bad_name, Status.REJECTED.value, "").astype(object)
+    reason_code = np.where(bad_number, num_reason_code, name_reason_code).astype(object)
+    reason = np.where(bad_number, num_reason, name_reason).astype(object)
+    both = bad_number & bad_name
+    if both.any():
+        reason[both] = num_reason[both] + "; the name is rejected too: " + name_reason[both]
+
+    frame["number"] = number
+    frame["name"] = name
+    frame["status"] = status
+    frame["reason_code"] = reason_code
+    frame["reason"] = reason
+    frame["cnam_id"] = ""
+    frame["suggestion"] = suggestion
+    frame["warnings"] = _join(num_warn, name_warn, ";")
+    frame["pending_since"] = ""
+    apply_batch_rules(frame)
+    return frame[[*REPORT_COLUMNS, *INTERNAL_COLUMNS]]

@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from pipeline.errors import ConfigError, InputError, UsageError
+from pipeline.sandbox.account import DEMO_NUMBERS
 from pipeline.sandbox.control import FaultConfig, SlidingWindowLimiter
 from pipeline.sandbox.review import GENERIC_REASON, review
 from pipeline.sandbox.server import SandboxConfig, SandboxServer, load_numbers_file, serve
@@ -418,13 +419,14 @@ NUMBER_ATTRIBUTES = {
 }
 
 
-def test_open_account_plain_list_starts_empty_and_shows_numbers_used(api: Api) -> None:
-    assert api("GET", "/v2/numbers").json()["data"] == []
+def test_open_account_plain_list_shows_the_demo_block_then_numbers_used(api: Api) -> None:
+    demo = [f"1512555{line:04d}" for line in range(200, 210)]  # the block the README documents
+    assert [n["id"] for n in api("GET", "/v2/numbers").json()["data"]] == demo
     found = api("GET", f"/v2/numbers?contains={NUMBER}").json()["data"]
     assert [n["id"] for n in found] == [NUMBER]
     assert api("GET", "/v2/numbers/13125557890").status_code == 200
-    listed = api("GET", "/v2/numbers").json()["data"]
-    assert [n["id"] for n in listed] == [NUMBER, "13125557890"]
+    listed = api("GET", "/v2/numbers?limit=20").json()["data"]
+    assert [n["id"] for n in listed] == [NUMBER, "13125557890", *demo]
     item = listed[0]
     assert set(item) == {"type", "id", "attributes", "links"}  # no relationships in lists
     assert item["type"] == "number" and set(item["attributes"]) == NUMBER_ATTRIBUTES
@@ -438,7 +440,8 @@ def test_open_account_pages_through_every_number_looked_up(api: Api) -> None:
         assert len(api("GET", f"/v2/numbers?contains={number}").json()["data"]) == 1
     first = api("GET", "/v2/numbers?limit=200").json()
     rest = requests.get(first["links"]["next"], auth=api.session.auth, timeout=5).json()
-    assert [n["id"] for n in first["data"] + rest["data"]] == looked_up
+    listed = [n["id"] for n in first["data"] + rest["data"]]
+    assert listed == sorted(looked_up + list(DEMO_NUMBERS))
     assert "next" not in rest["links"]
     partial = api("GET", "/v2/numbers?contains=55511&limit=200").json()["data"]
     assert [n["id"] for n in partial] == [n for n in looked_up if "55511" in n]
@@ -769,6 +772,29 @@ def test_python_sdk_requests_work_as_against_the_real_api(
     assert detail["data"]["relationships"]["cnam_preset"]["data"] is None
     # The SDK's not-owned case: an empty data list (it then crashes with IndexError).
     assert session.get(f"{base}/v2/numbers?contains={FICTIONAL}", timeout=5).json()["data"] == []
+
+
+def test_python_sdk_example_flow_lists_numbers_and_associates_the_first(
+    server: SandboxServer, clock: FakeClock
+) -> None:
+    """Flowroute's SDK examples: list_account_phone_numbers(), take data[0], create a record and
+    associate_cnam it (a contains= lookup of that number, then the singular PATCH)."""
+    session = requests.Session()
+    session.auth = (server.access_key, server.secret_key)
+    session.headers.update({"User-Agent": "Flowroute SDK v3.0", "Accept": "*/*"})
+    base = server.url
+    numbers = session.get(f"{base}/v2/numbers?limit=10", timeout=5).json()["data"]
+    assert numbers, "an open sandbox must list numbers before any was used"
+    first = numbers[0]["id"]
+    assert first == DEMO_NUMBERS[0]
+    cnam_id = session.post(f"{base}/v2/cnams", data={"value": "Demo Co"}, timeout=5).json()
+    cnam_id = cnam_id["data"]["id"]
+    clock.advance(10)  # reviewed and approved
+    did = session.get(f"{base}/v2/numbers?contains={first}", timeout=5).json()["data"][0]["id"]
+    patched = session.patch(f"{base}/v2/numbers/{did}/relationships/cnam/{cnam_id}", timeout=5)
+    assert patched.status_code == 202
+    detail = session.get(f"{base}/v2/numbers/{first}", timeout=5).json()
+    assert detail["data"]["relationships"]["cnam_preset"]["data"]["id"] == cnam_id
 
 
 # ---- review -------------------------------------------------------------------------------------
@@ -1132,10 +1158,10 @@ def test_keep_alive_requests_are_fast(api: Api) -> None:
 # ---- serve and the numbers file -----------------------------------------------------------------
 
 
-def test_serve_prints_url_credentials_and_how_to_point_cnam_batch_at_it() -> None:
+def _serve_banner(config: SandboxConfig) -> tuple[str, str]:
+    """Serve `config` until its banner is out; (banner text, URL). Checks the server answers."""
     out = io.StringIO()
     stop = threading.Event()
-    config = SandboxConfig(access_key="demo", secret_key="s3cret", approve_after=5)
     thread = threading.Thread(target=serve, args=(config, 0), kwargs={"out": out, "stop": stop})
     thread.start()
     try:
@@ -1146,13 +1172,34 @@ def test_serve_prints_url_credentials_and_how_to_point_cnam_batch_at_it() -> Non
         text = out.getvalue()
         found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", text)
         assert found is not None, text
-        url = found.group(1)
-        assert f"FLOWROUTE_API_URL={url} FR_ACCESS_KEY=demo FR_SECRET_KEY=s3cret" in text
-        assert requests.get(url + "/v2/cnams", auth=("demo", "s3cret"), timeout=5).ok
+        access = re.search(r"access key: (\S+)", text)
+        assert access is not None
+        secret = config.secret_key or re.findall(r"secret key: (\S+)", text)[0]
+        assert requests.get(found.group(1) + "/v2/cnams", auth=(access[1], secret), timeout=5).ok
     finally:
         stop.set()
         thread.join(timeout=5)
     assert not thread.is_alive()
+    return text, found.group(1)
+
+
+def test_serve_prints_url_generated_credentials_and_how_to_point_cnam_batch_at_it() -> None:
+    text, url = _serve_banner(SandboxConfig(approve_after=5))
+    access, secret = re.findall(r"access key: (\S+)", text)[0], re.findall(r"key: (\S+)", text)[1]
+    assert re.fullmatch(r"[0-9a-f]{32}", secret)
+    assert f"FLOWROUTE_API_URL={url} FR_ACCESS_KEY={access} FR_SECRET_KEY={secret} " in text
+
+
+def test_serve_masks_a_secret_it_was_given_instead_of_generating() -> None:
+    text, url = _serve_banner(SandboxConfig(access_key="demo", secret_key="s3cret-from-env"))
+    assert "s3cret" not in text
+    assert "secret key: ******** (from FR_SECRET_KEY)" in text
+    assert f'FLOWROUTE_API_URL={url} FR_ACCESS_KEY=demo FR_SECRET_KEY="$FR_SECRET_KEY" ' in text
+
+
+def test_serve_lists_the_open_accounts_demo_numbers() -> None:
+    text, _ = _serve_banner(SandboxConfig())
+    assert f"listed:     demo numbers {DEMO_NUMBERS[0]}-{DEMO_NUMBERS[-1]}" in text
 
 
 def test_serve_on_a_busy_port_is_a_usage_error() -> None:

@@ -51,6 +51,8 @@ from pipeline.journal.types import (
     to_text,
 )
 
+# Rows as their inputs held them: by run, then file, then row number (a number: row 2 before 10).
+INPUT_ORDER = " ORDER BY asked_seq, source_file, source_row, key"
 _CHUNK = 900  # values per IN (...) query, below every SQLite build's variable limit
 
 
@@ -243,14 +245,11 @@ class Journal:
         sql = (
             f"{ROW_SELECT} WHERE state IN ('new', 'pending_approval', 'failed') AND asked_seq != ?"
         )
-        return [
-            journal_row(r)
-            for r in self._query(sql + " ORDER BY asked_seq, key", (exclude_seq or -1,))
-        ]
+        return [journal_row(r) for r in self._query(sql + INPUT_ORDER, (exclude_seq or -1,))]
 
     def rows_in_states(self, states: Sequence[str]) -> list[JournalRow]:
         marks = ",".join("?" * len(states))
-        sql = f"{ROW_SELECT} WHERE state IN ({marks}) ORDER BY asked_seq, key"
+        sql = f"{ROW_SELECT} WHERE state IN ({marks}){INPUT_ORDER}"
         return [journal_row(r) for r in self._query(sql, tuple(states))]
 
     def superseded_rows(self) -> dict[str, JournalRow]:

@@ -28,6 +28,10 @@ _BAD_CHARACTER = re.compile(r"[^A-Z0-9 \-_.,@+&'/\"]")
 TOLL_FREE_AREA_CODES = frozenset({"800", "833", "844", "855", "866", "877", "888"})
 _US_NUMBER = re.compile(r"^1[2-9]\d{2}[2-9]\d{6}$")
 FIRST_RECORD_ID = 30001
+# What an open account's plain number list shows before any number is used, so a client that lists
+# the account's numbers and takes the first (Flowroute's Python SDK examples) has something to take:
+# 1-512-555-0200 to 1-512-555-0209 (Austin, TX). Documented in the README's sandbox section.
+DEMO_NUMBERS: tuple[str, ...] = tuple(f"1512555{line:04d}" for line in range(200, 210))
 
 NOT_FOUND_TITLE = "Resource not found"
 UNPROCESSABLE_TITLE = "Unprocessable Entity"
@@ -149,7 +153,7 @@ class Account:
         self._due: list[tuple[float, int]] = []  # heap of (decision time, id) for pending records
         self._presets: dict[str, int] = {}  # number -> cnam id
         self._preset_on: dict[int, set[str]] = {}  # cnam id -> numbers
-        self._used: set[str] = set()  # numbers seen so far (open account)
+        self._used: set[str] = set()  # numbers seen so far (open account), besides DEMO_NUMBERS
         self._listed_cache: list[str] | None = None  # sorted plain list, rebuilt after changes
         self._next_id = FIRST_RECORD_ID
         self._records_version = 0  # bumped whenever a record is added, removed or decided
@@ -203,7 +207,7 @@ class Account:
 
         A filter that names a whole number (10 or 11 digits) can only match that number, which is
         how Flowroute's SDK looks a number up; on the open account that lookup counts as use. The
-        open account's other lists show the numbers used so far."""
+        open account's other lists show its demo block and the numbers used so far."""
         with self._lock:
             if alias is not None:
                 return [], False  # no number has an alias
@@ -231,9 +235,11 @@ class Account:
             return found[:limit], len(found) > limit
 
     def _listed(self) -> list[str]:
-        """What a plain list shows: the configured numbers, or those used so far; sorted."""
+        """What a plain list shows, sorted: the configured numbers, or (open account) the demo
+        block and the numbers used so far."""
         if self._listed_cache is None:
-            self._listed_cache = sorted(self._used if self._numbers is None else self._numbers)
+            shown = self._used.union(DEMO_NUMBERS) if self._numbers is None else self._numbers
+            self._listed_cache = sorted(shown)
         return self._listed_cache
 
     def number_preset(self, number: str) -> Record | None:

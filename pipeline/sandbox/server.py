@@ -32,8 +32,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
+from pipeline.config import MASK
 from pipeline.errors import InputError, UsageError
-from pipeline.sandbox.account import Account
+from pipeline.sandbox.account import DEMO_NUMBERS, Account
 from pipeline.sandbox.control import (
     FaultConfig,
     FaultInjector,
@@ -196,25 +197,34 @@ def _banner(server: SandboxServer) -> list[str]:
     cfg = server.config
     if cfg.numbers is None:
         numbers = "every valid US long-code number except NXX 555 lines 0100-0199 (not on account)"
+        listed = f"demo numbers {DEMO_NUMBERS[0]}-{DEMO_NUMBERS[-1]} and the numbers used so far"
     else:
         numbers = f"{len(cfg.numbers)} numbers"
+        listed = "those numbers"
     if math.isinf(cfg.approve_after):
         review = "never (records stay pending)"
     else:
         review = f"{cfg.approve_after:g} s after creation"
     rate = f"{cfg.rate_limit:g} requests/s (429 beyond)" if cfg.rate_limit else "none"
     state = str(cfg.state_file) if cfg.state_file else "in memory"
+    # A generated secret is printed: nobody knows it otherwise. One given to the sandbox (from
+    # FR_SECRET_KEY) is the user's own and may be a real one: never echoed.
+    if cfg.secret_key is None:
+        secret, secret_env = server.secret_key, server.secret_key
+    else:
+        secret, secret_env = f"{MASK} (from FR_SECRET_KEY)", '"$FR_SECRET_KEY"'
     return [
         f"Flowroute sandbox listening on {server.url}",
         f"  access key: {server.access_key}",
-        f"  secret key: {server.secret_key}",
+        f"  secret key: {secret}",
         f"  numbers:    {numbers}",
+        f"  listed:     {listed}",
         f"  review:     {review}",
         f"  rate limit: {rate}",
         f"  state:      {state}",
         "Point cnam-batch at it:",
         f"  FLOWROUTE_API_URL={server.url} FR_ACCESS_KEY={server.access_key} "
-        f"FR_SECRET_KEY={server.secret_key} python run_batch.py run input/",
+        f"FR_SECRET_KEY={secret_env} python run_batch.py run input/",
         "Press Ctrl-C to stop.",
     ]
 

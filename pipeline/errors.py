@@ -10,12 +10,49 @@ import enum
 
 
 class ExitCode(enum.IntEnum):
+    """Every code the program returns (README "Exit codes")."""
+
     OK = 0  # finished; every row has a status
     ROWS_FAILED = 1  # finished, but some rows are `failed`; the next run retries them
+    # A bug: the one error boundary caught an exception nobody raised on purpose. It shares 1 with
+    # ROWS_FAILED (an alias, not a member of its own): both say "look at the log", neither lost work.
+    INTERNAL_ERROR = 1
     USAGE = 2  # bad option, unreadable input, missing column or credentials; nothing was sent
     API_FATAL = 3  # credentials refused or API unreachable; work so far is journaled and reported
     LOCKED = 4  # another run holds the lock on the same state file
     EMAIL_FAILED = 5  # report written, email not sent
+    INTERRUPTED = 130  # Ctrl-C (SIGINT), the shell's 128 + 2; the journal keeps what was done
+
+
+# When several codes apply, the first in this order is the one returned: 4 and 2 stop a run before
+# anything is sent; 3 beats 5 (the API failure is the bigger news); 5 beats 1 (failed rows are
+# retried next run, but nobody hears of them without the email).
+PRECEDENCE: tuple[ExitCode, ...] = (
+    ExitCode.INTERRUPTED,
+    ExitCode.LOCKED,
+    ExitCode.USAGE,
+    ExitCode.API_FATAL,
+    ExitCode.EMAIL_FAILED,
+    ExitCode.ROWS_FAILED,
+    ExitCode.OK,
+)
+
+
+def most_urgent(*codes: ExitCode | None) -> ExitCode:
+    """The code that wins among those that apply (None: does not apply); OK when none does."""
+    given = {code for code in codes if code is not None}
+    return next((code for code in PRECEDENCE if code in given), ExitCode.OK)
+
+
+def run_exit_code(
+    *, stopped_by: ExitCode | None = None, rows_failed: bool = False, email_failed: bool = False
+) -> ExitCode:
+    """A finished run's code: what stopped it (if anything), failed rows, a failed email."""
+    return most_urgent(
+        stopped_by,
+        ExitCode.ROWS_FAILED if rows_failed else None,
+        ExitCode.EMAIL_FAILED if email_failed else None,
+    )
 
 
 class CnamBatchError(Exception):

@@ -387,7 +387,7 @@ def test_run_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -
     text = capsys.readouterr().out
     assert "exit codes:" in text
     codes = text.split("exit codes:", 1)[1]
-    found = [int(n) for n in re.findall(r"(?<![\w-])(\d) (?=[a-z])", codes)]
+    found = [int(n) for n in re.findall(r"(?<![\w-])(\d+) (?=[a-z])", codes)]
     assert found == [int(code) for code in ExitCode]
 
 

@@ -124,11 +124,26 @@ def test_config_row_names_json_and_the_run_options() -> None:
     assert set(long_options(subparsers()["config"])) == run_options | {"--json"}
 
 
-def test_exit_code_table_has_every_code() -> None:
+def exit_code_rows() -> dict[int, str]:
+    """The README's exit-code table: code -> the rest of its row."""
     table = section("Exit codes")
-    codes = {int(m) for m in re.findall(r"^\| (\d+) \|", table, re.M)}
+    return {int(code): rest for code, rest in re.findall(r"^\| (\d+) \|(.*)$", table, re.M)}
+
+
+def test_exit_code_table_has_every_code() -> None:
+    codes = set(exit_code_rows())
     assert codes == {int(code) for code in ExitCode}
-    assert sorted(codes) == [0, 1, 2, 3, 4, 5]
+    assert sorted(codes) == [0, 1, 2, 3, 4, 5, 130]
+
+
+@pytest.mark.parametrize("name", list(ExitCode.__members__))
+def test_every_exit_code_member_is_in_the_table(name: str) -> None:
+    """Aliases included: a code that means two things says both (INTERNAL_ERROR shares 1)."""
+    code = ExitCode.__members__[name]
+    rows = exit_code_rows()
+    assert int(code) in rows, name
+    if code.name != name:  # an alias: its row names it in words
+        assert name.lower().replace("_", " ") in rows[int(code)].lower(), name
 
 
 @pytest.mark.parametrize("value", [s.value for s in Status])

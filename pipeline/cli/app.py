@@ -48,7 +48,7 @@ examples:
 
 exit codes: 0 done (rejected/pending rows are normal), 1 some rows failed (retried next run),
 2 usage or input error (nothing sent), 3 credentials refused or API unreachable, 4 another run holds
-the state file's lock, 5 report written but the email could not be sent."""
+the state file's lock, 5 report written but the email could not be sent, 130 interrupted."""
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -393,7 +393,7 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
         env.stderr.write(
             "cnam-batch: interrupted; the journal keeps what was done, run again to resume\n"
         )
-        return 130
+        return int(ExitCode.INTERRUPTED)
     except Exception as exc:  # the one boundary: never a bare traceback for a user
         if verbose:
             env.stderr.write(_redact(traceback.format_exc(), settings))
@@ -401,4 +401,4 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
             f"cnam-batch: internal error: {type(exc).__name__}: {_redact(str(exc), settings)} "
             "(run with --verbose for the traceback, and please report it)\n"
         )
-        return int(ExitCode.ROWS_FAILED)
+        return int(ExitCode.INTERNAL_ERROR)

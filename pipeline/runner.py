@@ -8,21 +8,23 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from pipeline.api.types import ApiCounts
 from pipeline.config import Settings, check_for_run
 from pipeline.environment import Environment
-from pipeline.errors import CnamBatchError, ConfigError, EmailError, ExitCode
+from pipeline.errors import CnamBatchError, ConfigError, EmailError, ExitCode, most_urgent
 from pipeline.input.frame import LoadedFile, LoadOptions, file_hash
 from pipeline.input.load import expand_inputs, load_file
-from pipeline.model import REPORT_COLUMNS, STATUS_ORDER, Status, Warn
+from pipeline.model import REPORT_COLUMNS, Status, Warn
 from pipeline.rules.rows import build_rows
 from pipeline.rules.validate import NameRules
+from pipeline.summary import RunSummary, build_summary
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,7 @@ class RunResult:
     exit_code: ExitCode
     run_id: str | None = None
     run_dir: Path | None = None
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: RunSummary | None = None
 
 
 @dataclass
@@ -119,29 +121,14 @@ def _run_log(run_dir: Path) -> Iterator[None]:
         handler.close()
 
 
-def _count(series: pd.Series) -> dict[str, int]:
-    counts = series[series != ""].value_counts()
-    return {str(k): int(v) for k, v in counts.items()}
-
-
-def _by_status(*frames: pd.DataFrame | None) -> dict[str, int]:
-    total: dict[str, int] = {}
-    for frame in frames:
-        if frame is None:
-            continue
-        for key, n in _count(frame["status"]).items():
-            total[key] = total.get(key, 0) + n
-    return {s.value: total[s.value] for s in STATUS_ORDER if s.value in total}
-
-
-def _outcome_line(run_id: str, by_status: dict[str, int], rows: int, report: Path) -> str:
-    n = by_status.get
+def _outcome_line(summary: RunSummary, report: Path) -> str:
+    n = summary.by_status.get
     return (
-        f"cnam-batch {run_id}: {n('associated', 0)} associated, {n('already_set', 0)} already set, "
+        f"cnam-batch {summary.run_id}: {n('associated', 0)} associated, {n('already_set', 0)} already set, "
         f"{n('pending_approval', 0)} pending, {n('rejected', 0)} rejected, {n('failed', 0)} failed, "
         f"{n('duplicate', 0)} duplicate"
         + (f", {n('planned', 0)} planned" if n("planned") else "")
-        + f" ({rows} rows); report: {report}"
+        + f" ({summary.rows_total} rows); report: {report}"
     )
 
 
@@ -189,13 +176,7 @@ def run_job(settings: Settings, env: Environment) -> RunResult:
         rows = build_rows(loaded, rules)
         mark = _lap(timings, "validate", mark, env)
         carried: pd.DataFrame | None = None
-        api: dict[str, int] = {
-            "requests": 0,
-            "creates": 0,
-            "associations": 0,
-            "retries": 0,
-            "rate_limited": 0,
-        }
+        api = ApiCounts()
         fatal: CnamBatchError | None = None
         if settings.dry_run:
             open_rows = rows["status"] == ""
@@ -208,37 +189,19 @@ def run_job(settings: Settings, env: Environment) -> RunResult:
             outcome = run_api_phase(settings, env, journal, run_id, rows, loaded, stack, state_path)
             carried, api, fatal = outcome.carried_over, outcome.api, outcome.fatal
         mark = _lap(timings, "plan" if settings.dry_run else "api", mark, env)
-        blank_rows = sum(lf.blank_rows for lf in loaded)
-        by_status = _by_status(rows)
-        summary: dict[str, Any] = {
-            "run_id": run_id,
-            "started_at": started.isoformat(),
-            "finished_at": None,
-            "dry_run": settings.dry_run,
-            "sandbox": settings.sandbox,
-            "inputs": [lf.source_file for lf in loaded],
-            "rows_total": len(rows),
-            "blank_rows_skipped": blank_rows,
-            "by_status": by_status,
-            "by_reason": _count(rows["reason_code"]),
-            "api": api,
-            "inputs_skipped": plan.skipped,
-            "carried_over": 0 if carried is None else len(carried),
-            "carried_over_by_status": _by_status(carried) if carried is not None else {},
-            "stale_pending": _count_stale(rows, carried),
-            "stale_after": settings.stale_after,
-            "timings_s": timings,
-            "exit_code": None,
-        }
-        exit_code = ExitCode.OK
-        if fatal is not None:
-            exit_code = fatal.exit_code
-        elif by_status.get(Status.FAILED.value) or (
-            carried is not None and (carried["status"] == Status.FAILED.value).any()
-        ):
-            exit_code = ExitCode.ROWS_FAILED
-        summary["exit_code"] = int(exit_code)
-        summary["finished_at"] = env.now().isoformat()
+        summary = build_summary(
+            settings=settings,
+            run_id=run_id,
+            started_at=started,
+            finished_at=env.now(),
+            loaded=loaded,
+            inputs_skipped=plan.skipped,
+            rows=rows,
+            carried=carried,
+            api=api,
+            timings=timings,
+            stopped_by=None if fatal is None else fatal.exit_code,
+        )
         from pipeline.report.write import write_reports
 
         say(f"writing the report for {len(rows):,} rows")
@@ -250,13 +213,13 @@ def run_job(settings: Settings, env: Environment) -> RunResult:
         )
         mark = _lap(timings, "report", mark, env)
         if journal is not None:
-            journal.finish_run(run_id, int(exit_code))
+            journal.finish_run(run_id, int(summary.exit_code))
         if journal is not None and fatal is None:
             for lf in loaded:
                 journal.record_input(lf.content_hash, lf.source_file, run_id, len(lf.frame))
             _move_processed(settings, loaded)
         report_path = run_dir / "report.xlsx"
-        line = _outcome_line(run_id, by_status, len(rows), report_path)
+        line = _outcome_line(summary, report_path)
         log.info("%s", line, extra={"file_only": True})
         if not settings.quiet:
             env.stderr.write(line + "\n")
@@ -265,16 +228,18 @@ def run_job(settings: Settings, env: Environment) -> RunResult:
                 _send_email(settings, env, summary, rows, carried, run_dir)
             except EmailError as exc:
                 log.error("%s", exc, extra={"file_only": True})
-                if exit_code in (ExitCode.OK, ExitCode.ROWS_FAILED):
-                    exit_code = ExitCode.EMAIL_FAILED
-                    summary["exit_code"] = int(exit_code)
+                exit_code = most_urgent(summary.exit_code, ExitCode.EMAIL_FAILED)
+                if exit_code != summary.exit_code:
+                    summary = replace(summary, exit_code=exit_code, timings_s=dict(timings))
                     from pipeline.report.write import write_summary
 
                     write_summary(run_dir, summary)
                 env.stderr.write(f"cnam-batch: error: {exc}\n")
         if fatal is not None:
             raise fatal
-        return RunResult(exit_code=exit_code, run_id=run_id, run_dir=run_dir, summary=summary)
+        return RunResult(
+            exit_code=summary.exit_code, run_id=run_id, run_dir=run_dir, summary=summary
+        )
 
 
 def _status_line(settings: Settings, env: Environment) -> Callable[[str], None]:
@@ -297,16 +262,6 @@ def _lap(timings: dict[str, float], stage: str, since: float, env: Environment) 
     return now
 
 
-def _count_stale(rows: pd.DataFrame, carried: pd.DataFrame | None) -> int:
-    total = 0
-    for frame in (rows, carried):
-        if frame is not None and len(frame):
-            total += int(
-                frame["warnings"].str.contains(Warn.PENDING_STALE.value, regex=False).sum()
-            )
-    return total
-
-
 def _move_processed(settings: Settings, loaded: list[LoadedFile]) -> None:
     target = settings.move_processed
     if target is None:
@@ -325,7 +280,7 @@ def _move_processed(settings: Settings, loaded: list[LoadedFile]) -> None:
 def _send_email(
     settings: Settings,
     env: Environment,
-    summary: dict[str, Any],
+    summary: RunSummary,
     rows: pd.DataFrame,
     carried: pd.DataFrame | None,
     run_dir: Path,

@@ -21,6 +21,7 @@ from pipeline.api.client import FlowrouteClient
 from pipeline.api.parse import error_from_response, parse_datetime
 from pipeline.api.types import (
     AmbiguousWriteError,
+    ApiCounts,
     ApiError,
     ApiStats,
     NotFoundError,
@@ -135,13 +136,9 @@ def test_requests_are_counted_and_each_takes_a_limiter_slot(
     c = client(sleeps, limiter=limiter)
     c.get_cnam("1")
     assert limiter.acquired == 2
-    assert c.stats.as_dict() == {
-        "requests": 2,
-        "creates": 0,
-        "associations": 0,
-        "retries": 1,
-        "rate_limited": 0,
-    }
+    assert c.stats.snapshot() == ApiCounts(
+        requests=2, creates=0, associations=0, retries=1, rate_limited=0
+    )
 
 
 def test_make_session_pool_holds_as_many_connections_as_workers() -> None:
@@ -512,13 +509,9 @@ def test_a_429_on_create_is_resent_after_retry_after_and_the_limiter_is_told(
     assert [call.request.method for call in rsps.calls] == ["POST", "POST"]
     assert sleeps == [3.0]
     assert limiter.penalties == [3.0]
-    assert c.stats.as_dict() == {
-        "requests": 2,
-        "creates": 1,
-        "associations": 0,
-        "retries": 1,
-        "rate_limited": 1,
-    }
+    assert c.stats.snapshot() == ApiCounts(
+        requests=2, creates=1, associations=0, retries=1, rate_limited=1
+    )
 
 
 def test_delete_cnam_sends_delete_and_an_absent_record_counts_as_deleted(

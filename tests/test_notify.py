@@ -25,8 +25,10 @@ from smtp_server import (
     server_context,
     smtp_server,
 )
+from summaries import make_summary
 
-from pipeline.errors import ConfigError, EmailError
+from pipeline.api.types import ApiCounts
+from pipeline.errors import ConfigError, EmailError, ExitCode
 from pipeline.model import REPORT_COLUMNS
 from pipeline.notify.mail import (
     SmtpSettings,
@@ -79,27 +81,26 @@ ROWS = pd.DataFrame(
     columns=list(REPORT_COLUMNS),
 )  # fmt: skip
 
-SUMMARY = {
-    "run_id": RUN_ID,
-    "started_at": "2026-01-02T03:04:05+00:00",
-    "finished_at": "2026-01-02T03:10:00+00:00",
-    "dry_run": False,
-    "inputs": ["input/acme.csv"],
-    "rows_total": 12480,
-    "by_status": {
+SUMMARY = make_summary(
+    run_id=RUN_ID,
+    started_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    finished_at=datetime(2026, 1, 2, 3, 10, tzinfo=UTC),
+    dry_run=False,
+    inputs=("input/acme.csv",),
+    rows_total=12480,
+    by_status={
         "associated": 11800, "already_set": 120, "pending_approval": 400,
         "rejected": 150, "failed": 3, "duplicate": 7, "planned": 0,
     },
-    "by_reason": {
+    by_reason={
         "name_profanity": 60, "name_too_long": 45, "number_toll_free": 30,
         "name_bad_characters": 15, "api_error": 3, "name_misleading": 1,
     },
-    "api": {"requests": 1234, "creates": 310, "associations": 11800, "retries": 12,
-            "rate_limited": 2},
-    "inputs_skipped": ["input/old.csv"],
-    "carried_over": 42,
-    "exit_code": 1,
-}  # fmt: skip
+    api=ApiCounts(requests=1234, creates=310, associations=11800, retries=12, rate_limited=2),
+    inputs_skipped=("input/old.csv",),
+    carried_over=42,
+    exit_code=ExitCode.ROWS_FAILED,
+)  # fmt: skip
 
 
 def stale_frame(n: int) -> pd.DataFrame:
@@ -214,7 +215,7 @@ def test_settings_repr_masks_the_password():
 @pytest.mark.parametrize(
     ("by_status", "expected"),
     [
-        (SUMMARY["by_status"], f"cnam-batch {RUN_ID}: 11,800 associated, 400 pending, 150 rejected, 3 failed"),
+        (SUMMARY.by_status, f"cnam-batch {RUN_ID}: 11,800 associated, 400 pending, 150 rejected, 3 failed"),
         ({}, f"cnam-batch {RUN_ID}: 0 associated, 0 pending, 0 rejected, 0 failed"),
         ({"already_set": 9, "duplicate": 2, "planned": 4},
          f"cnam-batch {RUN_ID}: 0 associated, 0 pending, 0 rejected, 0 failed"),
@@ -230,7 +231,7 @@ def test_message_is_mixed_with_text_and_html_alternatives_and_the_workbook(run_d
     first, *rest = msg.iter_parts()
     assert first.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in first.iter_parts()] == ["text/plain", "text/html"]
-    assert msg["Subject"] == subject_line(RUN_ID, SUMMARY["by_status"])
+    assert msg["Subject"] == subject_line(RUN_ID, SUMMARY.by_status)
     assert msg["From"] == SENDER and msg["To"] == ", ".join(TO)
     assert msg["Message-ID"].endswith("@example.com>")
     (attached,) = attachments(msg)
@@ -293,6 +294,10 @@ def test_stale_list_stops_at_twenty_and_counts_the_rest(run_dir):
         assert "2025-12-20 09:30 UTC" in body
 
 
+def test_date_header_is_the_runs_finish_time(run_dir):
+    assert build(run_dir)["Date"] == "Fri, 02 Jan 2026 03:10:00 +0000"
+
+
 def test_names_with_accents_travel_as_seven_bit_quoted_printable(run_dir):
     msg = build(run_dir, stale=stale_frame(2))
     msg.as_bytes().decode("ascii")  # raises if any 8-bit byte would go on the wire
@@ -302,9 +307,10 @@ def test_names_with_accents_travel_as_seven_bit_quoted_printable(run_dir):
 
 def test_minimal_summary_and_empty_frames_still_build(tmp_path):
     run_dir = write_reports(tmp_path / RUN_ID, ROWS.iloc[:0])
-    msg = build(run_dir, summary={"by_status": {}}, rows=ROWS.iloc[:0], stale=stale_frame(0))
+    empty = make_summary(run_id=RUN_ID, rows_total=0, by_status={}, by_reason={}, inputs=())
+    msg = build(run_dir, summary=empty, rows=ROWS.iloc[:0], stale=stale_frame(0))
     plain, html = bodies(msg)
-    assert msg["Subject"] == subject_line(RUN_ID, {})  # run id falls back to the folder name
+    assert msg["Subject"] == subject_line(RUN_ID, {})
     assert "Most frequent" not in plain and "Pending approval" not in html
 
 
@@ -372,7 +378,7 @@ def test_sends_to_a_loopback_server_with_recipients_subject_bodies_and_attachmen
         send_message(msg, SmtpSettings("127.0.0.1", port, timeout=5), sleep=pytest.fail)
     (got,) = handler.received
     assert got.mail_from == SENDER and got.rcpt_tos == TO
-    assert got.message["Subject"] == subject_line(RUN_ID, SUMMARY["by_status"])
+    assert got.message["Subject"] == subject_line(RUN_ID, SUMMARY.by_status)
     plain, html = bodies(got.message)
     assert "name_profanity" in plain and "Damn Good Pizza" in plain
     assert "&lt;script&gt;" in html and "<script" not in html

@@ -14,7 +14,10 @@ import pandas as pd
 import pytest
 import rustpy_xlsxwriter
 from openpyxl.utils.escape import unescape
+from summaries import make_summary
 
+from pipeline.api.types import ApiCounts
+from pipeline.errors import ExitCode
 from pipeline.model import REPORT_COLUMNS, STATUS_ORDER, Reason, Status
 from pipeline.report.write import (
     EXCEL_MAX_DATA_ROWS,
@@ -25,6 +28,7 @@ from pipeline.report.write import (
     write_summary,
     write_xlsx,
 )
+from pipeline.summary import RunSummary
 
 TEXT_COLUMNS = [c for c in REPORT_COLUMNS if c != "source_row"]
 
@@ -69,23 +73,8 @@ def tricky_frame() -> pd.DataFrame:
     return rows_frame(n, **columns)
 
 
-def summary(**overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "run_id": "20250102T030405Z",
-        "started_at": "2025-01-02T03:04:05+00:00",
-        "finished_at": "2025-01-02T03:04:09+00:00",
-        "dry_run": True,
-        "inputs": ["input/acme.xlsx", "input/more.csv"],
-        "rows_total": 3,
-        "by_status": {"planned": 2, "rejected": 1},
-        "by_reason": {"name_too_long": 1},
-        "api": {"requests": 0, "creates": 0, "associations": 0, "retries": 0, "rate_limited": 0},
-        "inputs_skipped": [],
-        "carried_over": 0,
-        "exit_code": 0,
-    }
-    base.update(overrides)
-    return base
+def summary(**overrides: Any) -> RunSummary:
+    return make_summary(**overrides)
 
 
 def read_csv(path: Path) -> list[list[str]]:
@@ -213,7 +202,7 @@ def test_missing_and_non_text_cells_are_written_as_text(tmp_path: Path) -> None:
 def test_undecodable_file_name_is_written_with_escapes_not_a_crash(tmp_path: Path) -> None:
     name = os.fsdecode(b"input/caf\xe9.csv")  # a surrogate escape, as a folder listing gives
     frame = rows_frame(2, source_file=[name, name])
-    write_reports(tmp_path, frame, summary(inputs=[name]))
+    write_reports(tmp_path, frame, summary(inputs=(name,)))
     assert read_csv(tmp_path / "report.csv")[1][0] == "input/caf\\udce9.csv"
     assert sheet_rows(tmp_path / "report.xlsx", "Rows")[1][0] == "input/caf\\udce9.csv"
     assert json.loads((tmp_path / "summary.json").read_text())["inputs"] == [name]
@@ -274,8 +263,8 @@ def test_summary_sheet_shows_run_facts_and_counts_in_status_order(tmp_path: Path
     facts = summary(
         by_status={"rejected": 4, "associated": 7},
         by_reason={"name_too_long": 1, Reason.NAME_PROFANITY: 3},
-        api={"requests": 12, "creates": 2, "associations": 3, "retries": 1, "rate_limited": 0},
-        inputs_skipped=["input/old.csv"],
+        api=ApiCounts(requests=12, creates=2, associations=3, retries=1, rate_limited=0),
+        inputs_skipped=("input/old.csv",),
         carried_over=5,
         timings_s={"load": 0.5},
     )
@@ -312,7 +301,7 @@ def test_summary_sheet_shows_run_facts_and_counts_in_status_order(tmp_path: Path
 
 
 def test_summary_sheet_keeps_formula_like_input_names_as_text(tmp_path: Path) -> None:
-    write_reports(tmp_path, rows_frame(1), summary(inputs=["=cmd.csv"]))
+    write_reports(tmp_path, rows_frame(1), summary(inputs=("=cmd.csv",)))
     ws = openpyxl.load_workbook(tmp_path / "report.xlsx")["Summary"]
     cell = next(c for row in ws.iter_rows() for c in row if c.value == "=cmd.csv")
     assert cell.data_type == "s"
@@ -407,7 +396,7 @@ def test_summary_json_is_the_summary_as_given(tmp_path: Path) -> None:
     text = (tmp_path / "summary.json").read_text(encoding="utf-8")
     assert text.startswith('{\n  "run_id": "20250102T030405Z"')
     assert json.loads(text) == {
-        **facts,
+        **facts.as_json(),
         "by_status": {"planned": 2},
         "started_at": "2025-01-02T00:00:00+00:00",
     }
@@ -416,7 +405,7 @@ def test_summary_json_is_the_summary_as_given(tmp_path: Path) -> None:
 def test_write_summary_replaces_summary_json_alone(tmp_path: Path) -> None:
     write_reports(tmp_path, rows_frame(1), summary())
     before = (tmp_path / "report.xlsx").stat().st_mtime_ns
-    write_summary(tmp_path, summary(exit_code=5))
+    write_summary(tmp_path, summary(exit_code=ExitCode.EMAIL_FAILED))
     assert json.loads((tmp_path / "summary.json").read_text())["exit_code"] == 5
     assert (tmp_path / "report.xlsx").stat().st_mtime_ns == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
@@ -449,7 +438,7 @@ def test_crash_while_writing_the_workbook_leaves_no_report_and_no_temp_file(
 
 def test_summary_json_cannot_hold_fails_before_any_file_is_written(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="summary.json: object value"):
-        write_reports(tmp_path, rows_frame(1), summary(extra=object()))
+        write_reports(tmp_path, rows_frame(1), summary(timings_s={"load": object()}))
     assert list(tmp_path.iterdir()) == []
 
 

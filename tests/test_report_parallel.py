@@ -21,6 +21,8 @@ SCRIPT = textwrap.dedent(
     from openpyxl import load_workbook
     from pipeline.report import write as report, files as report_files
     from pipeline.model import REPORT_COLUMNS
+    sys.path.insert(0, "tests")
+    from summaries import make_summary
 
     report.PARALLEL_MIN_ROWS = 1
     forks = []
@@ -34,7 +36,7 @@ SCRIPT = textwrap.dedent(
     rows["source_row"] = range(2, 7)
     run_dir = Path(sys.argv[1])
     try:
-        report.write_reports(run_dir, rows, {"run_id": "x"})
+        report.write_reports(run_dir, rows, make_summary(run_id="x"))
     except OSError as exc:
         print("ERROR", exc)
     print("FORKS", forks, "THREADS", threading.active_count())

@@ -58,15 +58,26 @@ class ApiStats:
         with self._lock:
             setattr(self, name, getattr(self, name) + n)
 
-    def as_dict(self) -> dict[str, int]:
+    def snapshot(self) -> ApiCounts:
         with self._lock:
-            return {
-                "requests": self.requests,
-                "creates": self.creates,
-                "associations": self.associations,
-                "retries": self.retries,
-                "rate_limited": self.rate_limited,
-            }
+            return ApiCounts(
+                requests=self.requests,
+                creates=self.creates,
+                associations=self.associations,
+                retries=self.retries,
+                rate_limited=self.rate_limited,
+            )
+
+
+@dataclass(frozen=True)
+class ApiCounts:
+    """The counters at one moment: summary.json's `api` block, in this order."""
+
+    requests: int = 0
+    creates: int = 0
+    associations: int = 0
+    retries: int = 0
+    rate_limited: int = 0
 
 
 class ApiError(Exception):

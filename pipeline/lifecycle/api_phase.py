@@ -22,7 +22,7 @@ from requests.adapters import HTTPAdapter
 
 from pipeline.api.client import FlowrouteClient
 from pipeline.api.ratelimit import RateLimiter
-from pipeline.api.types import ApiStats
+from pipeline.api.types import ApiCounts, ApiStats
 from pipeline.config import Settings
 from pipeline.environment import Environment
 from pipeline.errors import ApiUnreachableError, CnamBatchError, CredentialsError
@@ -44,7 +44,7 @@ SANDBOX_APPROVE_AFTER = 3.0
 @dataclass
 class ApiPhaseOutcome:
     carried_over: pd.DataFrame | None
-    api: dict[str, int]
+    api: ApiCounts
     fatal: CnamBatchError | None
 
 
@@ -272,4 +272,4 @@ def run_api_phase(
         gc.unfreeze()
         if progress is not None:  # before the outcome line, so that starts on a clean line
             progress.close()
-    return ApiPhaseOutcome(carried_over=carried, api=stats.as_dict(), fatal=fatal)
+    return ApiPhaseOutcome(carried_over=carried, api=stats.snapshot(), fatal=fatal)

@@ -19,17 +19,16 @@ import time
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, formatdate, getaddresses, make_msgid
+from email.utils import format_datetime, getaddresses, make_msgid
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from pipeline.errors import ConfigError, EmailError
 from pipeline.model import Status
 from pipeline.notify import render
+from pipeline.summary import RunSummary
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +115,11 @@ def smtp_settings_from_env(env: Mapping[str, str]) -> SmtpSettings | None:
 # ---------------------------------------------------------------------------------------- building
 
 
-def _with_carried(summary: Mapping[str, Any]) -> dict[str, int]:
+def _with_carried(summary: RunSummary) -> dict[str, int]:
     """This run's rows and the earlier rows it advanced: a night that only finished earlier work
     must not read "0 associated"."""
-    total = {k: int(v) for k, v in (summary.get("by_status") or {}).items()}
-    for k, v in (summary.get("carried_over_by_status") or {}).items():
+    total = {k: int(v) for k, v in summary.by_status.items()}
+    for k, v in summary.carried_over_by_status.items():
         total[k] = total.get(k, 0) + int(v)
     return total
 
@@ -141,7 +140,7 @@ def subject_line(run_id: str, by_status: Mapping[str, int]) -> str:
 
 def build_message(
     *,
-    summary: dict,
+    summary: RunSummary,
     rows: pd.DataFrame,
     run_dir: Path,
     to: Sequence[str],
@@ -152,7 +151,7 @@ def build_message(
     """One multipart/mixed message: (plain text | HTML) alternative, then the report attachment."""
     if not to:
         raise ValueError("build_message needs at least one recipient")
-    run_id = str(summary.get("run_id") or run_dir.name)
+    run_id = summary.run_id
     attachment = _pick_attachment(Path(run_dir), max_mb)
     facts = render.facts_from(
         summary, rows, stale, run_id=run_id, run_dir=run_dir, attachment_note=attachment.note
@@ -162,7 +161,7 @@ def build_message(
     msg["Subject"] = subject_line(run_id, _with_carried(summary))
     msg["From"] = sender
     msg["To"] = ", ".join(to)
-    msg["Date"] = _date_header(summary.get("finished_at"))
+    msg["Date"] = format_datetime(summary.finished_at)
     msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "cnam-batch.invalid")
     msg[RUN_HEADER] = run_id
     # quoted-printable keeps customer names with accents 7-bit safe for relays without 8BITMIME.
@@ -175,16 +174,6 @@ def build_message(
             attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
         )
     return msg
-
-
-def _date_header(finished_at: Any) -> str:
-    """The run's finish time (no hidden clock), or now when the summary lacks it."""
-    if finished_at:
-        try:
-            return format_datetime(datetime.fromisoformat(str(finished_at)))
-        except ValueError:
-            pass
-    return formatdate(usegmt=True)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.model import STATUS_ORDER
+from pipeline.summary import RunSummary
 
 TOP_REASONS = 5  # reason codes listed, each with one example row
 STALE_LISTED = 20  # stale rows listed; the rest are counted
@@ -112,7 +113,7 @@ def _where(row: dict[str, str]) -> str:
 
 
 def facts_from(
-    summary: Mapping[str, Any],
+    summary: RunSummary,
     rows: pd.DataFrame | None,
     stale: pd.DataFrame | None,
     *,
@@ -123,12 +124,12 @@ def facts_from(
     """Turn the summary and the report frames into display text, keeping only what the mail shows."""
     return Facts(
         run_id=run_id,
-        dry_run=bool(summary.get("dry_run")),
-        counts=_status_counts(summary.get("by_status") or {}),
-        reasons=_top_reasons(summary.get("by_reason") or {}, rows),
+        dry_run=summary.dry_run,
+        counts=_status_counts(summary.by_status),
+        reasons=_top_reasons(summary.by_reason, rows),
         stale=_stale_rows(stale),
         stale_total=0 if stale is None else len(stale),
-        stale_after=summary.get("stale_after"),
+        stale_after=summary.stale_after,
         facts=_run_facts(summary),
         attachment_note=attachment_note,
         run_dir=str(run_dir),
@@ -208,47 +209,31 @@ def _text(value: Any) -> str:
     return " ".join(str(value).split()) if isinstance(value, str) else str(value)
 
 
-def _run_facts(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
-    facts: list[tuple[str, str]] = []
-    if summary.get("rows_total") is not None:
-        facts.append(("Rows read", f"{int(summary['rows_total']):,}"))
-    for key, label in (("inputs", "Inputs"), ("inputs_skipped", "Skipped (already processed)")):
-        value = summary.get(key)
-        if value:
-            facts.append((label, _name_list(value)))
-    facts.append(("Carried over from earlier runs", _rows(int(summary.get("carried_over") or 0))))
-    api = summary.get("api") or {}
-    if api:
-        parts = [
-            f"{int(api.get(k, 0)):,} {label}"
-            for k, label in (
-                ("requests", "requests"),
-                ("creates", "creates"),
-                ("associations", "associations"),
-                ("retries", "retries"),
-                ("rate_limited", "rate-limited"),
-            )
-        ]
-        facts.append(("API", ", ".join(parts)))
+def _run_facts(summary: RunSummary) -> list[tuple[str, str]]:
+    facts: list[tuple[str, str]] = [("Rows read", f"{summary.rows_total:,}")]
+    for names, label in (
+        (summary.inputs, "Inputs"),
+        (summary.inputs_skipped, "Skipped (already processed)"),
+    ):
+        if names:
+            facts.append((label, _name_list(names)))
+    facts.append(("Carried over from earlier runs", _rows(summary.carried_over)))
+    api = summary.api
+    parts = [
+        f"{api.requests:,} requests",
+        f"{api.creates:,} creates",
+        f"{api.associations:,} associations",
+        f"{api.retries:,} retries",
+        f"{api.rate_limited:,} rate-limited",
+    ]
+    facts.append(("API", ", ".join(parts)))
     return facts
 
 
-def _name_list(value: Any, limit: int = 10) -> str:
-    if isinstance(value, int | float):
-        return f"{int(value):,}"
-    items = value if isinstance(value, list | tuple) else [value]
-    names = [_text(_file_name(v)) for v in items]
-    more = f" and {len(names) - limit:,} more" if len(names) > limit else ""
-    return ", ".join(names[:limit]) + more
-
-
-def _file_name(item: Any) -> Any:
-    """An inputs entry may be a path or a dict describing the file; show its name either way."""
-    if isinstance(item, Mapping):
-        for key in ("source_file", "path", "file", "name"):
-            if item.get(key):
-                return item[key]
-    return item
+def _name_list(names: Iterable[str], limit: int = 10) -> str:
+    shown = [_text(name) for name in names]
+    more = f" and {len(shown) - limit:,} more" if len(shown) > limit else ""
+    return ", ".join(shown[:limit]) + more
 
 
 # ------------------------------------------------------------------------------------------ plain

@@ -21,6 +21,7 @@ evaluates.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -36,6 +37,7 @@ import rustpy_xlsxwriter as rx
 
 from pipeline.model import REPORT_COLUMNS, STATUS_ORDER
 from pipeline.report.files import write_all, write_csv, write_text
+from pipeline.summary import RunSummary
 
 EXCEL_MAX_DATA_ROWS = 1_048_575  # 1,048,576 rows per sheet, one of them the header
 PARALLEL_MIN_ROWS = 100_000  # below this, forking costs more than it saves
@@ -55,8 +57,7 @@ HEADER_FILL = "#DDEBF7"
 _SEP = "\x00"
 _FORMULA_CODES = tuple(ord(p) for p in FORMULA_PREFIXES)
 _AFTER_SEP_FORMULA = re.compile("\x00[=+\\-@\t\r]")
-_API_KEYS = ("requests", "creates", "associations", "retries", "rate_limited")
-# summary keys the Summary sheet shows in its own sections; any other key is listed under "More".
+# RunSummary fields the Summary sheet shows in its own sections; any other is listed under "More".
 _SHOWN_KEYS = frozenset(
     {
         "run_id",
@@ -101,7 +102,7 @@ def new_run_dir(output: Path, now: datetime) -> tuple[str, Path]:
 def write_reports(
     run_dir: Path,
     rows: pd.DataFrame,
-    summary: dict,
+    summary: RunSummary,
     carried_over: pd.DataFrame | None = None,
 ) -> list[Path]:
     """Write the report files into run_dir and return their paths.
@@ -145,7 +146,7 @@ def write_reports(
     return write_all(run_dir, files, in_child=in_child)
 
 
-def write_summary(run_dir: Path, summary: dict) -> Path:
+def write_summary(run_dir: Path, summary: RunSummary) -> Path:
     """Rewrite summary.json alone, atomically (the runner updates exit_code after a failed email)."""
     text = _summary_json(summary)
     return write_all(run_dir, [("summary.json", lambda tmp: write_text(tmp, text))])[0]
@@ -233,7 +234,7 @@ def _quote_formulas(values: pd.Series, joined: str) -> pd.Series:
 def write_xlsx(
     path: Path,
     rows: pd.DataFrame,
-    summary: Mapping[str, Any],
+    summary: RunSummary,
     carried_over: pd.DataFrame | None = None,
     *,
     sheet_rows: int = EXCEL_MAX_DATA_ROWS,
@@ -259,7 +260,7 @@ def write_xlsx(
 def _write_workbook(
     path: Path,
     rows: pd.DataFrame,
-    summary: Mapping[str, Any],
+    summary: RunSummary,
     carried_over: pd.DataFrame | None,
     sheet_rows: int,
 ) -> None:
@@ -331,12 +332,13 @@ def _split(title: str, frame: pd.DataFrame, limit: int) -> Iterator[tuple[str, p
 # --- summary ------------------------------------------------------------------------------------
 
 
-def _summary_json(summary: Mapping[str, Any]) -> str:
+def _summary_json(summary: RunSummary) -> str:
+    content = summary.as_json()
     try:
-        text = json.dumps(summary, indent=2, ensure_ascii=False, default=_json_default) + "\n"
+        text = json.dumps(content, indent=2, ensure_ascii=False, default=_json_default) + "\n"
         text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates: let json escape them
-        text = json.dumps(summary, indent=2, default=_json_default) + "\n"
+        text = json.dumps(content, indent=2, default=_json_default) + "\n"
     return text
 
 
@@ -354,7 +356,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"summary.json: {type(value).__name__} value {value!r} is not JSON")
 
 
-def _summary_sheet(summary: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[int]]:
+def _summary_sheet(summary: RunSummary) -> tuple[list[dict[str, Any]], list[int]]:
     """Rows of ("Item", "Value") and the sheet row indexes of the section headings (bold)."""
     rows: list[dict[str, Any]] = []
     headings: list[int] = []
@@ -369,49 +371,44 @@ def _summary_sheet(summary: Mapping[str, Any]) -> tuple[list[dict[str, Any]], li
         rows.append({"Item": _excel_text(item), "Value": _cell(value)})
 
     heading("Run")
-    fact("run_id", summary.get("run_id", ""))
-    fact("started_at", summary.get("started_at", ""))
-    fact("finished_at", summary.get("finished_at", ""))
-    fact("dry_run", "yes" if summary.get("dry_run") else "no")
-    if "exit_code" in summary:
-        fact("exit_code", summary["exit_code"])
-    fact("rows_total", summary.get("rows_total", 0))
-    fact("carried_over", summary.get("carried_over", 0))
+    fact("run_id", summary.run_id)
+    fact("started_at", summary.started_at)
+    fact("finished_at", summary.finished_at)
+    fact("dry_run", "yes" if summary.dry_run else "no")
+    fact("exit_code", int(summary.exit_code))
+    fact("rows_total", summary.rows_total)
+    fact("carried_over", summary.carried_over)
 
     heading("Rows by status")
-    by_status = {str(k): v for k, v in (summary.get("by_status") or {}).items()}
+    by_status = {str(k): v for k, v in summary.by_status.items()}
     for status in STATUS_ORDER:
         fact(status.value, by_status.pop(status.value, 0))
     for other, count in by_status.items():
         fact(other, count)
 
     heading("Rows by reason")
-    by_reason = {str(k): v for k, v in (summary.get("by_reason") or {}).items()}
+    by_reason = {str(k): v for k, v in summary.by_reason.items()}
     for code, count in sorted(by_reason.items(), key=lambda kv: (-_count(kv[1]), kv[0])):
         fact(code, count)
     if not by_reason:
         fact("(none)", "")
 
     heading("API requests")
-    api = {str(k): v for k, v in (summary.get("api") or {}).items()}
-    for key in _API_KEYS:
-        fact(key, api.pop(key, 0))
-    for key, value in api.items():
-        fact(key, value)
+    for counter in dataclasses.fields(summary.api):
+        fact(counter.name, getattr(summary.api, counter.name))
 
-    for title, key in (
-        ("Inputs", "inputs"),
-        ("Inputs skipped (taken by an earlier run)", "inputs_skipped"),
+    for title, items in (
+        ("Inputs", summary.inputs),
+        ("Inputs skipped (taken by an earlier run)", summary.inputs_skipped),
     ):
         heading(title)
-        items = summary.get(key) or []
-        items = [items] if isinstance(items, str | Mapping) else list(items)
         for item in items:
             fact(_text(item), "")
         if not items:
             fact("(none)", "")
 
-    extra = [(k, v) for k, v in summary.items() if k not in _SHOWN_KEYS]
+    # Every other field, by its summary.json name: a new field shows here without a change.
+    extra = [(k, v) for k, v in summary.as_json().items() if k not in _SHOWN_KEYS]
     if extra:
         heading("More")
         for key, value in extra:

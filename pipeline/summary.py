@@ -1,0 +1,133 @@
+"""The run's summary: one frozen record, built by `build_summary`, written as summary.json.
+
+The report (summary.json, the workbook's Summary sheet) and the email read its attributes. Its
+fields are summary.json's keys, in order; `as_json` gives that dict. To add a key: add a field here
+(where it belongs in summary.json), fill it in `build_summary`, and say what it means in README.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import pandas as pd
+
+from pipeline.api.types import ApiCounts
+from pipeline.config import Settings
+from pipeline.errors import ExitCode, run_exit_code
+from pipeline.input.frame import LoadedFile
+from pipeline.model import STATUS_ORDER, Status, Warn
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one run did, in counts (SPEC "Report": summary.json)."""
+
+    run_id: str
+    started_at: datetime
+    finished_at: datetime
+    dry_run: bool
+    sandbox: bool
+    inputs: tuple[str, ...]  # source_file of each input taken, in order
+    rows_total: int
+    blank_rows_skipped: int
+    by_status: Mapping[str, int]  # in STATUS_ORDER, non-zero only
+    by_reason: Mapping[str, int]  # most frequent first
+    api: ApiCounts
+    inputs_skipped: tuple[str, ...]  # drop-folder files an earlier run took
+    carried_over: int  # rows of earlier runs this run advanced
+    carried_over_by_status: Mapping[str, int]
+    stale_pending: int  # rows pending approval longer than stale_after days
+    stale_after: float
+    timings_s: Mapping[str, float]  # stage -> seconds
+    exit_code: ExitCode
+
+    def as_json(self) -> dict[str, Any]:
+        """summary.json's content: the fields in order, as JSON values."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+def build_summary(
+    *,
+    settings: Settings,
+    run_id: str,
+    started_at: datetime,
+    finished_at: datetime,
+    loaded: Sequence[LoadedFile],
+    inputs_skipped: Sequence[str],
+    rows: pd.DataFrame,
+    carried: pd.DataFrame | None,
+    api: ApiCounts,
+    timings: Mapping[str, float],
+    stopped_by: ExitCode | None,
+) -> RunSummary:
+    """The one place a RunSummary is made. `stopped_by`: the code of the error that ended the API
+    work early (credentials refused, API unreachable), if one did."""
+    by_status = count_by_status(rows)
+    carried_by_status = {} if carried is None else count_by_status(carried)
+    failed = Status.FAILED.value
+    return RunSummary(
+        run_id=run_id,
+        started_at=started_at,
+        finished_at=finished_at,
+        dry_run=settings.dry_run,
+        sandbox=settings.sandbox,
+        inputs=tuple(lf.source_file for lf in loaded),
+        rows_total=len(rows),
+        blank_rows_skipped=sum(lf.blank_rows for lf in loaded),
+        by_status=by_status,
+        by_reason=_count(rows["reason_code"]),
+        api=api,
+        inputs_skipped=tuple(inputs_skipped),
+        carried_over=0 if carried is None else len(carried),
+        carried_over_by_status=carried_by_status,
+        stale_pending=_count_stale(rows, carried),
+        stale_after=settings.stale_after,
+        timings_s=dict(timings),
+        exit_code=run_exit_code(
+            stopped_by=stopped_by,
+            rows_failed=bool(by_status.get(failed) or carried_by_status.get(failed)),
+        ),
+    )
+
+
+def count_by_status(frame: pd.DataFrame) -> dict[str, int]:
+    """Rows per status, in STATUS_ORDER, statuses with no row left out."""
+    counts = _count(frame["status"])
+    return {s.value: counts[s.value] for s in STATUS_ORDER if s.value in counts}
+
+
+def _count(series: pd.Series) -> dict[str, int]:
+    counts = series[series != ""].value_counts()
+    return {str(k): int(v) for k, v in counts.items()}
+
+
+def _count_stale(rows: pd.DataFrame, carried: pd.DataFrame | None) -> int:
+    total = 0
+    for frame in (rows, carried):
+        if frame is not None and len(frame):
+            total += int(
+                frame["warnings"].str.contains(Warn.PENDING_STALE.value, regex=False).sum()
+            )
+    return total
+
+
+def _plain(value: Any) -> Any:
+    """A field's value as JSON has it: times in ISO 8601, codes as numbers, records as objects."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, ExitCode):
+        return int(value)
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(_plain(k)): _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value

@@ -353,6 +353,8 @@ def test_find_cnam_returns_none_when_only_substrings_match(
         ([cnam("1", "ACME", reason="Misleading"), cnam("2", "ACME")], "2"),
         ([cnam("1", "ACME"), cnam("2", "ACME", approved=True), cnam("3", "ACME")], "2"),
         ([cnam("1", "ACME", reason="Misleading")], "1"),
+        # the oldest of two approved ones, as the run's reconciling listing picks (api.types.preferred)
+        ([cnam("10", "ACME", approved=True), cnam("9", "ACME", approved=True)], "9"),
     ],
 )
 def test_find_cnam_prefers_an_approved_then_a_pending_record(

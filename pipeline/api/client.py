@@ -49,6 +49,7 @@ from pipeline.api.types import (
     ServerError,
     TransportError,
     UnprocessableError,
+    preferred,
     value_key,
 )
 from pipeline.api.urls import (
@@ -139,20 +140,15 @@ class FlowrouteClient:
         """The record whose value equals `value` (case and spacing ignored), or None.
 
         The server's `value=` filter matches substrings, so every page is checked for an exact
-        match. Should the account hold several, an approved one wins, then a pending one.
+        match. Should the account hold several, `preferred` picks (approved, pending, then oldest).
         """
         wanted = value_key(value)
         if not wanted:
             return None
-        rank = {"approved": 0, "pending": 1, "rejected": 2}
         best: CnamRecord | None = None
         for record in self.iter_cnams(value=wanted):
-            if value_key(record.value) != wanted:
-                continue
-            if record.is_approved:
-                return record
-            if best is None or rank[record.state] < rank[best.state]:
-                best = record
+            if value_key(record.value) == wanted:
+                best = preferred(best, record)
         return best
 
     def get_cnam(self, cnam_id: str) -> CnamRecord:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,6 +12,17 @@ def value_key(value: str) -> str:
     """How CNAM values compare everywhere (client, journal, lifecycle): Flowroute stores values
     uppercased, so case and spacing do not make a different record."""
     return " ".join(value.split()).upper()
+
+
+class RecordState(enum.StrEnum):
+    """Where a CNAM record stands. Flowroute has no state field: it is derived from is_approved and
+    rejection_reason (flowroute-api.md §1.1). CREATING is the journal's alone: a create was sent and
+    its outcome is not known yet."""
+
+    CREATING = "creating"
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
 
 
 @dataclass(frozen=True)
@@ -25,13 +37,31 @@ class CnamRecord:
     approval_datetime: datetime | None = None
 
     @property
-    def state(self) -> str:
-        """ "approved", "rejected" (not approved and a non-empty rejection_reason) or "pending"."""
+    def state(self) -> RecordState:
+        """APPROVED, REJECTED (not approved and a non-empty rejection_reason) or PENDING."""
         if self.is_approved:
-            return "approved"
+            return RecordState.APPROVED
         if self.rejection_reason:
-            return "rejected"
-        return "pending"
+            return RecordState.REJECTED
+        return RecordState.PENDING
+
+
+_PREFERENCE = {RecordState.APPROVED: 0, RecordState.PENDING: 1, RecordState.REJECTED: 2}
+
+
+def preferred(current: CnamRecord | None, other: CnamRecord) -> CnamRecord:
+    """Of two records with the same value, the one to reuse: approved, then pending, then rejected;
+    among equals the oldest (ids are increasing numbers). `current` None: `other`.
+
+    The one rule for an account that holds a value more than once (a lookup, the reconciling
+    listing); a stream of records folds with it: `best = preferred(best, record)`."""
+    if current is None or _rank(other) < _rank(current):
+        return other
+    return current
+
+
+def _rank(record: CnamRecord) -> tuple[int, int, str]:
+    return (_PREFERENCE[record.state], len(record.id), record.id)
 
 
 @dataclass(frozen=True)

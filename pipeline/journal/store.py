@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.api.types import CnamRecord, value_key
+from pipeline.api.types import CnamRecord, RecordState, value_key
 from pipeline.errors import ConfigError
 from pipeline.journal.file import (
     ROW_SELECT,
@@ -296,7 +296,7 @@ class Journal:
             for chunk in _chunks(sorted(set(values))):
                 rows += self._query(f"{base} WHERE value IN ({','.join('?' * len(chunk))})", chunk)
         return {
-            r[0]: JournalRecord(r[0], r[1], r[2], r[3], from_text(r[4])) for r in rows
+            r[0]: JournalRecord(r[0], r[1], RecordState(r[2]), r[3], from_text(r[4])) for r in rows
         }  # fmt: skip
 
     def creating_records(self) -> dict[str, JournalRecord]:
@@ -305,13 +305,15 @@ class Journal:
             "SELECT value, cnam_id, state, rejection_reason, created_at FROM records"
             " WHERE state = 'creating'"
         )
-        return {r[0]: JournalRecord(r[0], r[1], r[2], r[3], from_text(r[4])) for r in rows}
+        return {
+            r[0]: JournalRecord(r[0], r[1], RecordState(r[2]), r[3], from_text(r[4])) for r in rows
+        }
 
     def save_records(self, records: Iterable[CnamRecord]) -> None:
         """Store records as the account shows them (after a listing, a create or a poll)."""
         now = self._now()
         params = (
-            (value_key(r.value), r.id, r.state, r.rejection_reason or None,
+            (value_key(r.value), r.id, r.state.value, r.rejection_reason or None,
              to_text(r.creation_datetime) or now, to_text(r.approval_datetime), now)
             for r in records
         )  # fmt: skip

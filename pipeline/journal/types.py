@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
 
+from pipeline.api.types import RecordState
+
 # Row states: "new" (journaled, not yet decided) or a Status value. These need work in a later run.
 OPEN_ROW_STATES = ("new", "pending_approval", "failed")
 
@@ -55,7 +57,7 @@ class JournalRow:
 class JournalRecord:
     value: str
     cnam_id: str | None
-    state: str  # creating / pending / approved / rejected
+    state: RecordState
     rejection_reason: str | None
     created_at: datetime | None
 

@@ -32,6 +32,8 @@ from pipeline.api.types import (
     ApiStats,
     CnamRecord,
     NotFoundError,
+    RecordState,
+    preferred,
     value_key,
 )
 from pipeline.journal.store import Journal
@@ -168,7 +170,7 @@ class _Run:
         records = self.journal.records(r.value for r in active if r.item.number in known)
         for row in active:
             assoc, rec = known.get(row.item.number), records.get(row.value)
-            if (assoc and rec and rec.state == "approved" and assoc.state != "intent"
+            if (assoc and rec and rec.state is RecordState.APPROVED and assoc.state != "intent"
                     and assoc.cnam_id == rec.cnam_id):  # fmt: skip
                 self.ledger.settled(row, rec.cnam_id, row.item.key == assoc.row_key)
 
@@ -179,15 +181,14 @@ class _Run:
         for rec in self.client.iter_cnams():
             self.account_size += 1
             key = value_key(rec.value)
-            if key not in account or _rank(rec) < _rank(account[key]):
-                account[key] = rec
+            account[key] = preferred(account.get(key), rec)
         self._report("reconcile")
         intents = set(self.journal.creating_records())
         journaled = self.journal.records(needed)
         keep_rejected = {  # a rejected record gone from the listing is still a rejected name
             v: CnamRecord(r.cnam_id or "", v, False, r.rejection_reason or "rejected")
             for v, r in journaled.items()
-            if r.state == "rejected" and v not in account
+            if r.state is RecordState.REJECTED and v not in account
         }
         gone = [v for v in (intents | set(journaled)) - set(account) if v not in keep_rejected]
         self.journal.forget_records(gone)  # an intent absent from the account never happened
@@ -249,13 +250,13 @@ class _Run:
         if rec is None:
             if to_create is not None:
                 to_create[row.value].append(row)
-        elif rec.state == "approved":
+        elif rec.state is RecordState.APPROVED:
             if self.presets.get(row.item.number) == rec.id:
                 self.journal.association_seen(row.item.number, rec.id, rec.value)
                 self.ledger.settled(row, rec.id, by_this_row=False)
             else:
                 approved[row.value].append(row)
-        elif rec.state == "rejected":
+        elif rec.state is RecordState.REJECTED:
             reason = f'Flowroute\'s review rejected "{rec.value}": {rec.rejection_reason}'
             self.ledger.decide(
                 row.item.key, Status.REJECTED, Reason.FLOWROUTE_REJECTED, reason, rec.id
@@ -384,7 +385,7 @@ class _Run:
                 return
             self.sleep(min(POLL_INTERVAL, remaining))
             fresh = self._fetch_pending({v: self.records[v].id for v in waiting})
-            decided = [r for r in fresh if r.state != "pending"]
+            decided = [r for r in fresh if r.state is not RecordState.PENDING]
             self.journal.save_records(decided)
             approved: dict[str, list[Row]] = defaultdict(list)
             for rec in decided:
@@ -430,12 +431,6 @@ class _Run:
         """Write every decided row whose state changed, in one bulk transaction."""
         keys = [it.key for it in items] + [r.item.key for r in self.carried]
         self.journal.save_outcomes(self.ledger.changes(keys, prior, self.run_id), self.run_id)
-
-
-def _rank(rec: CnamRecord) -> tuple[int, int, str]:
-    """Which of several records with one value to reuse: approved, then pending, then oldest."""
-    order = {"approved": 0, "pending": 1, "rejected": 2}[rec.state]
-    return (order, len(rec.id), rec.id)
 
 
 def _prior_since(row: Row) -> datetime | None:

@@ -1,16 +1,21 @@
 """Reading workbooks (XLSX/XLSM/ODS) with python-calamine: cached formula values, exact digits.
 
-See pipeline/input/load.py for the rules every reader follows.
+See pipeline/input/load.py for the rules every reader follows. A workbook that is a zip but whose
+parts cannot be read (a sheet cut off half way by a broken upload, damaged shared strings or styles)
+is "damaged": one InputError line, never a traceback. A sheet whose grid would be too big to build
+(a stray cell in XFD1048576) is refused before calamine builds it (pipeline/input/extent.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import python_calamine as calamine
 
 from pipeline.errors import InputError
+from pipeline.input.extent import check_sheet_size
 from pipeline.input.frame import LoadedFile, LoadOptions, build_frame, file_hash, is_blank
 from pipeline.input.header import HEADER_SEARCH_ROWS, locate_header, no_columns_error, shorten
 
@@ -27,13 +32,28 @@ def load_workbook(path: Path, where: str, options: LoadOptions) -> LoadedFile:
     except (calamine.CalamineError, ValueError) as err:
         with open(path, "rb") as handle:
             start = handle.read(4)
-        reason = "it is not a zip archive" if start != b"PK\x03\x04" else shorten(str(err), 60)
+        if "cell limit" in str(err).lower():  # calamine's own cap (ODS, at opening)
+            raise InputError(
+                f"{where}: a sheet reaches farther than cnam-batch reads ({shorten(str(err), 60)}); "
+                "delete the cells beyond your data and save again, or save the sheet as CSV UTF-8"
+            ) from None
+        if start == b"PK\x03\x04":
+            raise damaged(where, kind, None, err) from None
         raise InputError(
-            f"{where}: not a valid {kind} workbook ({reason}); open it in a spreadsheet program "
-            f"and save it again as {kind} or CSV UTF-8"
+            f"{where}: not a valid {kind} workbook (it is not a zip archive); open it in a "
+            f"spreadsheet program and save it again as {kind} or CSV UTF-8"
         ) from None
+
+    def read(name: str) -> list[list[object]]:
+        if kind != ".ods":
+            check_sheet_size(path, where, name)
+        try:
+            return _sheet_rows(workbook, name)
+        except (calamine.CalamineError, ValueError, OverflowError) as err:
+            raise damaged(where, kind, name, err) from None
+
     with workbook:
-        sheet, rows, notes = _choose_sheet(workbook, where, options)
+        sheet, rows, notes = _choose_sheet(workbook, where, options, read)
     located = f"{where} sheet {sheet!r}"
     candidates: list[tuple[int, list[str]]] = []
     for index, row in enumerate(rows):
@@ -52,8 +72,20 @@ def load_workbook(path: Path, where: str, options: LoadOptions) -> LoadedFile:
     return LoadedFile(path, where, sheet, frame, blank, notes + list(header.notes), digest)
 
 
+def damaged(where: str, kind: str, sheet: str | None, err: Exception) -> InputError:
+    """The one line for a workbook that is a zip archive whose parts cannot be read."""
+    part = f"sheet {sheet!r}: " if sheet is not None else ""
+    return InputError(
+        f"{where}: the workbook is damaged ({part}{shorten(str(err), 60)}); upload it again, or "
+        f"open it in a spreadsheet program and save it again as {kind} or CSV UTF-8"
+    )
+
+
 def _choose_sheet(
-    workbook: calamine.CalamineWorkbook, where: str, options: LoadOptions
+    workbook: calamine.CalamineWorkbook,
+    where: str,
+    options: LoadOptions,
+    read: Callable[[str], list[list[object]]],
 ) -> tuple[str, list[list[object]], list[str]]:
     """The sheet to read and its rows (row i is spreadsheet row i + 1, column j is column j + 1).
 
@@ -72,7 +104,7 @@ def _choose_sheet(
                 f"{where}: no sheet named {options.sheet!r}; the sheets are {listed} "
                 "(pick one with --sheet)"
             )
-        rows = _sheet_rows(workbook, matches[0])
+        rows = read(matches[0])
         if not rows:
             raise InputError(
                 f"{where} sheet {matches[0]!r} is empty; choose another with --sheet ({listed})"
@@ -82,7 +114,7 @@ def _choose_sheet(
     hidden = [m.name for m in worksheets if m.visible != calamine.SheetVisibleEnum.Visible]
     visible = [m.name for m in worksheets if m.name not in hidden] or names
     for name in visible:
-        rows = _sheet_rows(workbook, name)
+        rows = read(name)
         if rows:
             notes = (
                 [f"first sheet {visible[0]!r} is empty; used {name!r}"]

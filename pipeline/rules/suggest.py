@@ -1,67 +1,84 @@
-"""Shortened names to suggest for name_too_long (cnam-rules.md: "drop legal suffixes such as
-LLC, INC, CORP, CO, LTD, THE; abbreviate; cut at a word boundary").
+"""Shortened names to suggest for a name too long for caller ID, written the way a person
+shortens one (cnam-rules.md: "drop legal suffixes ...; abbreviate; cut at a word boundary").
 
-Steps, each tried only while the name is still too long, the first result that passes every
-rule wins:
-  1. drop legal suffixes at the end ("ACME PLUMBING, LLC") and a leading THE;
-  2. abbreviate common words the way US business listings do (SERVICES->SVCS,
-     INTERNATIONAL->INTL), the longest saving first, one word at a time;
-  3. cut at a word boundary, keeping as many leading words as fit, without a dangling "&",
-     "AND", "OF" or trailing punctuation.
-A word is never cut in the middle, and a result with fewer than two letters is not offered:
-when nothing valid can be derived the suggestion is "".
+Steps, each taken only while the name is still too long; every step yields a candidate and
+the first one that fits in 15 characters and passes every rule wins:
+  1. drop what carries no identity: a leading THE, then legal forms and share classes at the
+     end (INC, CORP, CO, LLC, LTD, PLC, N.V., CLASS A), then HOLDINGS, GROUP or COMPANIES at
+     the end, one at a time: "THE GOLDMAN SACHS GROUP, INC." -> "GOLDMAN SACHS";
+  2. standard abbreviations from data/abbreviations.txt (INTERNATIONAL -> INTL, SERVICES ->
+     SVCS), the biggest saving first, later words before the first word on a tie;
+  3. tighten: AND -> &, "A & B" -> "A&B", commas and final periods dropped, then OF, THE
+     and FOR inside the name;
+  4. shorten the longest remaining word, one step at a time: inner vowels dropped after the
+     first syllable (MATERIALS -> MATRLS), then after the first letter (MTRLS), then the first
+     syllable alone (MAT), then three letters, two for one word at most (MT). A standard
+     abbreviation only loses a vowel (NATL -> NTL). The first word is kept whole; a form that
+     is a blocked word on its own (DICKINSON -> DICK, FITCH -> FTC) is skipped;
+  5. only then drop trailing words, shortening what is left again as little as needed;
+  6. a first word too long on its own (16+ letters) loses its inner vowels.
+A word never becomes a lone initial, and a result with fewer than two letters is not offered:
+when nothing valid can be derived the suggestion is "". The steps depend on the name alone,
+so the same name always gets the same suggestion.
+
+Cost: only names over 15 characters get here, once per unique name; a typical name takes a
+few candidates and one or two rule checks, tens of microseconds.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from importlib import resources
 from types import MappingProxyType
 
 MAX_LENGTH = 15
 
+# Legal forms, dropped from the end of a name all at once (step 1).
 LEGAL_SUFFIXES = frozenset(
     {
         "LLC", "INC", "INCORPORATED", "CORP", "CORPORATION", "CO", "COMPANY", "LTD", "LIMITED",
-        "LLP", "LP", "PLLC", "PC", "PA", "PLC", "GMBH", "DBA",
+        "LLP", "LP", "LLLP", "PLLC", "PC", "PA", "PLC", "GMBH", "DBA", "NV", "NA", "SA", "AG",
+        "SE", "AB", "BV",
     }
 )  # fmt: skip
-DANGLING = frozenset({"&", "AND", "OF", "THE", "-", "/", "+", "AT", "@"})
+# Words that say a business is a group of others, dropped from the end one at a time, only
+# while the name is too long: "SMITH HOLDINGS GROUP" -> "SMITH HOLDINGS".
+GROUP_SUFFIXES = frozenset({"HOLDINGS", "HOLDING", "GROUP", "COMPANIES"})
+# Words after which a share class letter follows: "CLASS A", "CL B", "SERIES C".
+SHARE_CLASS = frozenset({"CLASS", "CL", "SERIES"})
+# Little words dropped inside a name in step 3, and never left dangling at its end.
+INNER_SMALL = ("OF", "THE", "FOR")
+DANGLING = frozenset({"&", "AND", "OF", "THE", "FOR", "-", "/", "+", "AT", "@", "IN", "ON"})
 
+_VOWELS = frozenset("AEIOU")
+
+
+def _read_abbreviations() -> dict[tuple[str, ...], str]:
+    text = (
+        resources.files("pipeline.rules").joinpath("data", "abbreviations.txt").read_text("utf-8")
+    )
+    table: dict[tuple[str, ...], str] = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "=" in line:
+            full, short = (part.strip().upper() for part in line.split("=", 1))
+            table[tuple(full.split())] = short
+    return table
+
+
+PHRASE_ABBREVIATIONS = MappingProxyType(_read_abbreviations())
 ABBREVIATIONS = MappingProxyType(
-    {
-        "ACCOUNTING": "ACCTG", "ADVERTISING": "ADV", "AGENCY": "AGCY", "AMERICAN": "AMER",
-        "APARTMENTS": "APTS", "ASSOCIATES": "ASSOC", "ASSOCIATION": "ASSN",
-        "ATTORNEYS": "ATTYS", "ATTORNEY": "ATTY", "AUTOMOTIVE": "AUTO", "AVENUE": "AVE",
-        "BOULEVARD": "BLVD", "BROTHERS": "BROS", "BUILDING": "BLDG", "CENTER": "CTR",
-        "CENTRE": "CTR", "COMMUNICATIONS": "COMM", "COMMUNITY": "CMNTY",
-        "CONSTRUCTION": "CONSTR", "CONSULTANTS": "CONSLTS", "CONSULTING": "CONSLTG",
-        "CONTRACTORS": "CONTRS", "COUNTY": "CNTY", "DELICATESSEN": "DELI",
-        "DEPARTMENT": "DEPT", "DEVELOPMENT": "DEV", "DISTRIBUTION": "DISTR",
-        "DISTRIBUTORS": "DISTR", "DIVISION": "DIV", "EDUCATION": "EDUC",
-        "ELECTRICAL": "ELEC", "ELECTRIC": "ELEC", "ENGINEERING": "ENGRG",
-        "ENTERPRISES": "ENT", "ENTERPRISE": "ENT", "ENVIRONMENTAL": "ENVIRO",
-        "EQUIPMENT": "EQUIP", "FINANCIAL": "FIN", "FOUNDATION": "FNDN", "GROUP": "GRP",
-        "HEATING": "HTG", "HOLDINGS": "HLDGS", "HOSPITAL": "HOSP", "INDUSTRIES": "INDS",
-        "INFORMATION": "INFO", "INSTITUTE": "INST", "INSURANCE": "INS",
-        "INTERNATIONAL": "INTL", "INVESTMENTS": "INVST", "LABORATORIES": "LABS",
-        "LABORATORY": "LAB", "MAINTENANCE": "MAINT", "MANAGEMENT": "MGMT",
-        "MANUFACTURING": "MFG", "MARKETING": "MKTG", "MEDICAL": "MED", "MOUNTAIN": "MTN",
-        "MOUNT": "MT", "NATIONAL": "NATL", "NORTHEAST": "NE", "NORTHWEST": "NW",
-        "PARTNERS": "PTNRS", "PHARMACY": "PHARM", "PHOTOGRAPHY": "PHOTO",
-        "PLUMBING": "PLBG", "PRODUCTS": "PRODS", "PROFESSIONAL": "PROF",
-        "PROPERTIES": "PROPS", "REALTY": "RLTY", "RESOURCES": "RES",
-        "RESTAURANT": "REST", "SAINT": "ST", "SCHOOL": "SCH", "SERVICES": "SVCS",
-        "SERVICE": "SVC", "SOLUTIONS": "SOLNS", "SOUTHEAST": "SE", "SOUTHWEST": "SW",
-        "STREET": "ST", "SYSTEMS": "SYS", "TECHNOLOGIES": "TECH", "TECHNOLOGY": "TECH",
-        "TELECOMMUNICATIONS": "TELECOM", "TRANSPORTATION": "TRANSP", "UNITED": "UTD",
-        "UNIVERSITY": "UNIV", "WHOLESALE": "WHSL",
-    }
-)  # fmt: skip
+    {full[0]: short for full, short in PHRASE_ABBREVIATIONS.items() if len(full) == 1}
+)
+_PHRASES = tuple(
+    (full, short) for full, short in PHRASE_ABBREVIATIONS.items() if len(full) > 1
+)  # few; tried by their first word
+_PHRASE_FIRSTS = frozenset(full[0] for full, _ in _PHRASES)
+_SHORT_FORMS = frozenset(PHRASE_ABBREVIATIONS.values())  # already as short as a reader knows
 
-
-_ALNUM = re.compile(r"[A-Z0-9]")
 _TWO_LETTERS = re.compile(r"[A-Za-z].*[A-Za-z]")
+_JOINERS = re.compile(r"([-/])")
 
 
 def _core(word: str) -> str:
@@ -72,7 +89,10 @@ def _core(word: str) -> str:
 def _tidy(words: list[str]) -> list[str]:
     """Drop dangling connectors and trailing punctuation at the end of a cut name."""
     words = list(words)
-    while words and (words[-1] in DANGLING or not _ALNUM.search(words[-1])):
+    while words and (
+        (words[-1] in DANGLING and not (len(words) > 1 and words[-2] in "-/"))
+        or not any(c.isalnum() for c in words[-1])
+    ):
         words.pop()
     if words:
         words[-1] = words[-1].rstrip(",-/&+.")
@@ -81,38 +101,220 @@ def _tidy(words: list[str]) -> list[str]:
     return words
 
 
-def _candidates(name: str) -> Iterator[str]:
-    """Ever shorter rewrites of `name`, in the order of the module docstring."""
-    words = name.split()
-    while len(words) > 1 and _core(words[-1]) in LEGAL_SUFFIXES:
-        words = _tidy(words[:-1])
-    if len(words) > 1 and words[0] == "THE":
-        words = words[1:]
-    words = _tidy(words) or name.split()
-    yield " ".join(words)
+def _split(name: str) -> list[str]:
+    """The name's words, with "-" and "/" between two words as words of their own, so that
+    ARCHER-DANIELS-MIDLAND can be shortened word by word."""
+    words = []
+    for word in name.split():
+        if ("-" in word or "/" in word) and len(word) > 2:
+            words += [part for part in _JOINERS.split(word) if part]
+        else:
+            words.append(word)
+    return words
 
+
+def _join(words: list[str], tight: bool) -> str:
+    text = " ".join(words)
+    if "-" in words or "/" in words:
+        text = text.replace(" - ", "-").replace(" / ", "/")
+    return text.replace(" & ", "&") if tight else text
+
+
+# -- word forms (step 4) ------------------------------------------------------------------------
+
+
+def _first_syllable(word: str) -> int:
+    """Where the first syllable ends: leading consonants, the first vowels (Y counts after the
+    first letter), the consonants after them. "MATERIALS" -> 3 (MAT), "MACHINES" -> 4 (MACH)."""
+    n = len(word)
+    i = 0
+    while i < n and word[i] not in _VOWELS and not (i and word[i] == "Y"):
+        i += 1
+    while i < n and (word[i] in _VOWELS or (i and word[i] == "Y")):
+        i += 1
+    while i < n and word[i] not in _VOWELS and word[i] != "Y":
+        i += 1
+    return i
+
+
+def _consonants(text: str, before: str) -> str:
+    """`text` without A E I O U and without a letter repeating the one before it."""
+    out = []
+    last = before
+    for ch in text:
+        if ch in _VOWELS or ch == last:
+            continue
+        out.append(ch)
+        last = ch
+    return "".join(out)
+
+
+def word_forms(word: str) -> list[str]:
+    """Ever shorter forms of one word, the word itself first: MATERIALS, MATRLS, MTRLS, MAT,
+    MT. Only words of letters are shortened; a form keeps at least two letters."""
+    original = word
+    if word.endswith(("'S", "S'")) and word[:-2].isalpha():
+        word = word[:-2] + "S"  # CHILDREN'S -> CHILDRNS
+    if len(word) < 4 or not word.isalpha() or not word.isupper():
+        return [original]
+    cut = _first_syllable(word)
+    head = word[:cut]
+    while len(head) > 2 and head[-1] == head[-2]:
+        head = head[:-1]  # BLIZZARD -> BLIZ, not BLIZZ
+    bare = word[0] + _consonants(word[1:], word[0])
+    forms = [bare]
+    if len(word) > 4:  # CARE -> CR, never CAR
+        forms.insert(0, head + _consonants(word[cut:], head[-1]))
+        if len(head) >= 3 or (len(head) == 2 and word[0] in _VOWELS):
+            forms.append(head)
+    forms += [bare[:3], bare[:2]]
+    out = [original]
+    for form in forms:
+        if 2 <= len(form) < len(out[-1]):
+            out.append(form)
+    return out
+
+
+def _shrink(
+    words: list[str], tight: bool, usable: Callable[[str], bool], known: dict[str, list[str]]
+) -> Iterator[str]:
+    """Step 4: the longest word not yet at its shortest form takes its next form, again and
+    again; the first word only when it does not fit on its own."""
+    forms = [known[w] if w in known else known.setdefault(w, word_forms(w)) for w in words]
+    for i, word in enumerate(words):
+        if word in _SHORT_FORMS:  # NATL may lose its vowel (NTL), SVCS become SVC, MGMT stays
+            bare = word[0] + _consonants(word[1:], word[0])
+            forms[i] = [word] + [
+                f
+                for f in (bare, word[:-1])
+                if 3 <= len(f) < len(word) and (f == bare or f in _SHORT_FORMS)
+            ]
+    first_fits = len(words[0]) <= MAX_LENGTH
+    forms[0] = forms[0][:1] if first_fits else forms[0][:3]  # never its first syllable alone
+    level = [0] * len(words)
+    current = list(words)
+    two = False  # one word at most is cut to two letters
+    while len(_join(current, tight)) > MAX_LENGTH:
+        best = -1
+        for i in range(len(words) - 1, -1, -1):
+            if (
+                level[i] + 1 < len(forms[i])
+                and not (two and len(forms[i][level[i] + 1]) == 2)
+                and (best < 0 or len(current[i]) > len(current[best]))
+            ):
+                best = i
+        if best < 0:
+            return
+        level[best] += 1
+        form = forms[best][level[best]]
+        if form != words[best] and not usable(form):
+            continue  # a form that is a blocked word on its own is never shown
+        current[best] = form
+        two = two or len(form) == 2
+        yield _join(current, tight)
+
+
+# -- the steps -----------------------------------------------------------------------------------
+
+
+def _drop_identityless(words: list[str]) -> Iterator[list[str]]:
+    """Step 1: a leading THE; legal forms and share classes at the end; then HOLDINGS, GROUP,
+    COMPANIES at the end, one at a time."""
+    dropped = False
+    if len(words) > 1 and words[0] == "THE":
+        words, dropped = words[1:], True
+    while len(words) > 1:
+        last = _core(words[-1])
+        if len(words) > 2 and _core(words[-2]) in SHARE_CLASS and len(last) == 1:
+            words = _tidy(words[:-2])
+        elif last in LEGAL_SUFFIXES:
+            words = _tidy(words[:-1])
+        else:
+            break
+        dropped = True
+    if dropped and words:
+        yield words
+    while len(words) > 1 and _core(words[-1]) in GROUP_SUFFIXES:
+        words = _tidy(words[:-1])
+        while len(words) > 1 and _core(words[-1]) in LEGAL_SUFFIXES:
+            words = _tidy(words[:-1])  # "SMITH & CO HOLDINGS"
+        if words:
+            yield words
+
+
+def _abbreviations(words: list[str]) -> Iterator[list[str]]:
+    """Step 2: standard abbreviations, the biggest saving first (later words first on a tie)."""
+    words = list(words)
     cores = [_core(w) for w in words]
+    if not _PHRASE_FIRSTS.isdisjoint(cores):
+        for full, short in _PHRASES:
+            n = len(full)
+            for i in range(len(cores) - n + 1):
+                if tuple(cores[i : i + n]) == full:
+                    words[i : i + n] = [short + words[i + n - 1][len(cores[i + n - 1]) :]]
+                    cores[i : i + n] = [short]
+                    yield list(words)
+                    break
     order = sorted(
         (i for i, core in enumerate(cores) if core in ABBREVIATIONS),
-        key=lambda i: len(ABBREVIATIONS[cores[i]]) - len(cores[i]),
+        key=lambda i: (len(ABBREVIATIONS[cores[i]]) - len(cores[i]), -i),
     )
     for i in order:
         if len(" ".join(words)) <= MAX_LENGTH:
-            break
+            return
         short = ABBREVIATIONS[cores[i]]
         words[i] = words[i].replace(cores[i], short, 1) if cores[i] in words[i] else short
-        yield " ".join(words)
+        yield list(words)
 
+
+def _tighten(words: list[str]) -> Iterator[tuple[list[str], bool]]:
+    """Step 3: AND as &, & without spaces, punctuation off word ends, OF/THE/FOR inside."""
+    if "AND" in words[1:-1]:
+        words = [("&" if w == "AND" and 0 < i < len(words) - 1 else w) for i, w in enumerate(words)]
+        yield words, False
+    tight = "&" in words[1:-1]
+    if tight:
+        yield words, True
+    if any(w[-1] in ",." for w in words):
+        words = [w.rstrip(",.") or w for w in words]
+        yield words, tight
+    for small in INNER_SMALL:
+        if small in words[1:-1]:
+            words = [w for i, w in enumerate(words) if w != small or i == 0 or i == len(words) - 1]
+            yield words, tight
+
+
+def _candidates(name: str, usable: Callable[[str], bool]) -> Iterator[str]:
+    """Ever shorter rewrites of `name`, in the order of the module docstring."""
+    words = _split(name)
+    words = _tidy(words) or words  # "ACME AND" -> "ACME"
+    while len(words) > 1 and words[0] in "&-/+":
+        words = words[1:]
+    for step in _drop_identityless(words):
+        words = step
+        yield _join(words, False)
+    for step in _abbreviations(words):
+        words = step
+        yield _join(words, False)
+    tight = False
+    for step, tight in _tighten(words):
+        words = step
+        yield _join(words, tight)
+    known: dict[str, list[str]] = {}  # the forms of each word, worked out once
+    yield from _shrink(words, tight, usable, known)
     for keep in range(len(words) - 1, 0, -1):
         cut = _tidy(words[:keep])
         if cut:
-            yield " ".join(cut)
+            yield _join(cut, tight)
+            yield from _shrink(cut, tight, usable, known)
 
 
 def shorten(name: str, passes: Callable[[str], bool]) -> str:
     """The first rewrite of `name` that fits in 15 characters, keeps two letters and passes
     every rule (`passes`), or "" when there is none."""
-    for candidate in _candidates(name):
+    if not name.split():
+        return ""
+    for candidate in _candidates(name, passes):
         if len(candidate) <= MAX_LENGTH and _TWO_LETTERS.search(candidate) and passes(candidate):
             return candidate
     return ""

@@ -13,8 +13,9 @@ Order of the rules, first failure wins:
   4. name_no_letter: nothing to transliterate or shorten ("12345", "---").
   5. name_bad_characters: suggestion = transliterated (É->E), other disallowed characters
      dropped, shortened if it is then too long.
-  6. name_too_long: suggestion = legal suffixes dropped, common words abbreviated, then cut at a
-     word boundary (see suggest.py). Names are never truncated silently.
+  6. name_too_long: suggestion = legal forms dropped, standard abbreviations, & tightened, long
+     words shortened, then trailing words dropped (see suggest.py). Names are never truncated
+     silently.
 A suggestion is offered only if it passes every rule; otherwise it is "".
 
 Matching is by whole words (see wordlists.py and profanity.py for the Scunthorpe problem).
@@ -271,10 +272,16 @@ class NameRules:
             candidate = " ".join(_BAD_CHARS.sub(" ", to_ascii_name(name)).split())
             if self.passes(candidate):
                 return candidate
-            return shorten(candidate, self.passes) if len(candidate) > MAX_LENGTH else ""
+            return shorten(candidate, self._suggestable) if len(candidate) > MAX_LENGTH else ""
         if code is Reason.NAME_TOO_LONG:
-            return shorten(name, self.passes)
+            return shorten(name, self._suggestable)
         return ""
+
+    def _suggestable(self, name: str) -> bool:
+        """Passes every rule and holds no blocked term inside a word (an abbreviation must not
+        make one: a suggestion is offered to be used as it is)."""
+        failure, embedded, _, _ = self._failure(name)
+        return failure is None and not embedded
 
     def _warnings(
         self, name: str, words: list[str], embedded: bool, plain: bool

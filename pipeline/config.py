@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError
+from pipeline.redact import MASK
 
 DEFAULT_API_URL = "https://api.flowroute.com"
 SECRET_FIELDS = frozenset({"fr_access_key", "fr_secret_key", "smtp_password"})
-MASK = "********"
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,10 @@ class Settings:
     smtp_ssl: bool = False
     # where each value came from: "default", "file", "env" or "cli" (for `config`)
     sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def secrets(self) -> tuple[str | None, ...]:
+        """The secret settings' values (None when unset), for `redact`."""
+        return tuple(getattr(self, name) for name in sorted(SECRET_FIELDS))
 
     def masked(self) -> dict[str, Any]:
         """Every setting as plain values, secrets replaced by a mask (or None when unset)."""

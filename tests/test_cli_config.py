@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 
 from pipeline.cli.app import build_parser, main
-from pipeline.config import MASK, OPTION_NAMES, Settings
+from pipeline.config import OPTION_NAMES, Settings
 from pipeline.environment import Environment
+from pipeline.redact import MASK
 
 ROOT = Path(__file__).parents[1]
 SOURCES = {"cli", "env", "file", "default"}

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import MASK, Settings, check_for_run, resolve_settings
+from pipeline.config import Settings, check_for_run, resolve_settings
 from pipeline.errors import ConfigError
+from pipeline.redact import MASK
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -61,6 +61,7 @@ from pipeline.api.urls import (
     number_params,
 )
 from pipeline.errors import ApiUnreachableError, ConfigError
+from pipeline.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ class FlowrouteClient:
         self._host = ApiHost(self.base_url)
         self._auth = (access_key, secret_key)
         token = base64.b64encode(f"{access_key}:{secret_key}".encode()).decode()
-        self._secrets = tuple(s for s in (secret_key, access_key, token) if len(s) >= 4)
+        self._secrets = (secret_key, access_key, token)
         self.session = session if session is not None else make_session()
         self.limiter = limiter
         self.timeout = (min(timeout, CONNECT_TIMEOUT_MAX), timeout)
@@ -304,9 +305,7 @@ class FlowrouteClient:
             yield from items
 
     def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return redact(text, self._secrets)
 
     def _retrying(self) -> Any:
         """A fresh retry policy per call (tenacity objects keep per-call state)."""

@@ -9,7 +9,6 @@ on the configured host, so the Authorization header never goes anywhere else.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -18,6 +17,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from pipeline.errors import ConfigError
+from pipeline.loopback import is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +55,6 @@ def normalize_base_url(url: str) -> str:
     if path.endswith(API_PREFIX):
         path = path[: -len(API_PREFIX)].rstrip("/")
     return f"{parts.scheme}://{parts.netloc}{path}"
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1."""
-    name = host.strip("[]").rstrip(".").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def make_session(pool_maxsize: int = 16) -> requests.Session:

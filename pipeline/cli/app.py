@@ -21,6 +21,7 @@ from pipeline import __version__
 from pipeline.config import Settings, resolve_settings
 from pipeline.environment import Environment
 from pipeline.errors import CnamBatchError, ExitCode, UsageError
+from pipeline.redact import redact
 
 log = logging.getLogger("pipeline")
 
@@ -343,12 +344,7 @@ def _print_config(settings: Settings, as_json: bool, out: TextIO) -> None:
 
 def _redact(text: str, settings: Settings | None) -> str:
     """Defense in depth: whatever goes to the terminal never shows a secret we know of."""
-    if settings is None:
-        return text
-    for secret in (settings.fr_access_key, settings.fr_secret_key, settings.smtp_password):
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "********")
-    return text
+    return text if settings is None else redact(text, settings.secrets())
 
 
 def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:

@@ -17,12 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import requests
-from requests.adapters import HTTPAdapter
 
 from pipeline.api.client import FlowrouteClient
 from pipeline.api.ratelimit import RateLimiter
 from pipeline.api.types import ApiCounts, ApiStats
+from pipeline.api.urls import make_session
 from pipeline.config import Settings
 from pipeline.environment import Environment
 from pipeline.errors import ApiUnreachableError, CnamBatchError, CredentialsError
@@ -69,10 +68,7 @@ def _endpoint(settings: Settings, stack: ExitStack, state_path: Path) -> tuple[s
 def build_client(
     settings: Settings, base_url: str, access_key: str, secret_key: str, env: Environment
 ) -> tuple[FlowrouteClient, ApiStats]:
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(settings.concurrency, 4) + 2)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+    session = make_session(pool_maxsize=max(settings.concurrency, 4) + 2)
     stats = ApiStats()
     limiter = RateLimiter(settings.rate_limit, clock=env.monotonic, sleep=env.sleep)
     client = FlowrouteClient(

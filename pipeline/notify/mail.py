@@ -26,8 +26,10 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.errors import ConfigError, EmailError
+from pipeline.loopback import is_loopback
 from pipeline.model import Status
 from pipeline.notify import render
+from pipeline.redact import MASK, redact
 from pipeline.summary import RunSummary
 
 log = logging.getLogger(__name__)
@@ -69,7 +71,7 @@ class SmtpSettings:
             raise ConfigError(f"SMTP timeout must be above 0 seconds (got {self.timeout:g})")
 
     def __repr__(self) -> str:  # the password is masked: settings get logged and printed
-        password = "'***'" if self.password else "None"
+        password = repr(MASK) if self.password else "None"
         return (
             f"SmtpSettings(host={self.host!r}, port={self.port}, user={self.user!r}, "
             f"password={password}, starttls={self.starttls}, ssl={self.ssl}, "
@@ -237,11 +239,7 @@ def send_message(
     if attempts < 1:
         raise ValueError("attempts must be at least 1")
     where = f"{smtp.host}:{smtp.port}"
-    if (
-        smtp.user
-        and not (smtp.starttls or smtp.ssl)
-        and smtp.host not in ("localhost", "127.0.0.1", "::1")
-    ):
+    if smtp.user and not (smtp.starttls or smtp.ssl) and not is_loopback(smtp.host):
         log.warning("SMTP login to %s without TLS; set SMTP_STARTTLS or SMTP_SSL", where)
     for attempt in range(1, attempts + 1):
         try:
@@ -375,6 +373,4 @@ def scrub(text: str, smtp: SmtpSettings) -> str:
         base64.b64encode(password.encode()).decode(),
         base64.b64encode(f"\0{user}\0{password}".encode()).decode(),
     ]
-    for secret in sorted(set(forms), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    return redact(text, forms)

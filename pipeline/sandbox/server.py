@@ -32,8 +32,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
-from pipeline.config import MASK
 from pipeline.errors import InputError, UsageError
+from pipeline.redact import MASK
 from pipeline.sandbox.account import DEMO_NUMBERS, Account
 from pipeline.sandbox.control import (
     FaultConfig,

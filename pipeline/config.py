@@ -11,6 +11,7 @@ Secrets never come from the command line.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -218,26 +219,72 @@ def resolve_settings(
     return settings
 
 
+@dataclass(frozen=True)
+class NumberRule:
+    """What a numeric option may hold: a finite number from `low` to `high` (`low` itself excluded
+    when `above`), a whole one when `whole`, or one of `words` (such as "auto")."""
+
+    low: float
+    high: float
+    unit: str = ""
+    above: bool = False
+    whole: bool = False
+    words: tuple[str, ...] = ()
+
+    def allows(self, value: object) -> bool:
+        if isinstance(value, str):
+            return value in self.words
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if not math.isfinite(value) or (self.whole and value != int(value)):
+            return False
+        return (value > self.low if self.above else value >= self.low) and value <= self.high
+
+    def describe(self) -> str:
+        kind = "a whole number" if self.whole else "a number"
+        span = (
+            f"above {self.low:g} and at most {self.high:g}"
+            if self.above
+            else f"from {self.low:g} to {self.high:g}"
+        )
+        unit = f" {self.unit}" if self.unit else ""
+        words = "".join(f" or {w!r}" for w in self.words)
+        return f"{kind} {span}{unit}{words}"
+
+
+# Every numeric option and what it may hold: checked in one place (`check_number`) before anything
+# is read or sent. A new numeric option adds its rule here. Limits are generous; beyond them a value
+# is a typo (or inf/nan), not a wish.
+NUMBER_RULES: dict[str, NumberRule] = {
+    "rate_limit": NumberRule(0.01, 1000, "requests per second"),
+    "concurrency": NumberRule(1, 64, "requests in flight", whole=True),
+    "wait_approval": NumberRule(0, 7 * 86400, "seconds"),
+    "request_timeout": NumberRule(0, 3600, "seconds", above=True),
+    "stale_after": NumberRule(0, 3650, "days"),
+    "email_max_mb": NumberRule(0, 10_000, "MB", above=True),
+    "smtp_port": NumberRule(1, 65535, whole=True),
+}
+_SOURCE_NAMES = {"env": "the environment", "file": "the config file"}
+
+
+def check_number(name: str, value: object, rule: NumberRule, origin: str = "") -> None:
+    """ConfigError in one line when `value` is not what `rule` allows (inf, nan, out of range)."""
+    if rule.allows(value):
+        return
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    where = f" from {origin}" if origin else ""
+    raise ConfigError(f"{name} must be {rule.describe()} (got {shown}{where})")
+
+
 def _check(s: Settings) -> None:
-    if s.rate_limit <= 0:
-        raise ConfigError(f"rate_limit must be above 0 (got {s.rate_limit:g})")
-    if s.concurrency < 1:
-        raise ConfigError(f"concurrency must be at least 1 (got {s.concurrency})")
-    if s.wait_approval < 0:
-        raise ConfigError(f"wait_approval cannot be negative (got {s.wait_approval:g})")
-    if s.request_timeout <= 0:
-        raise ConfigError(f"request_timeout must be above 0 (got {s.request_timeout:g})")
-    if s.stale_after < 0:
-        raise ConfigError(f"stale_after cannot be negative (got {s.stale_after:g})")
-    if s.email_max_mb <= 0:
-        raise ConfigError(f"email_max_mb must be above 0 (got {s.email_max_mb:g})")
+    for name, rule in NUMBER_RULES.items():
+        option = f"--{name.replace('_', '-')}" if s.sources.get(name) == "cli" else name
+        check_number(option, getattr(s, name), rule, _SOURCE_NAMES.get(s.sources.get(name, ""), ""))
     if s.association_path not in ("cnams", "cnam"):
         raise ConfigError(
             f"association_path must be 'cnams' (documented) or 'cnam' (Flowroute's SDKs), "
             f"not {s.association_path!r}"
         )
-    if not 0 < s.smtp_port < 65536:
-        raise ConfigError(f"smtp_port must be 1-65535 (got {s.smtp_port})")
     if s.smtp_ssl and s.smtp_starttls:
         raise ConfigError("smtp_ssl and smtp_starttls are exclusive: choose one")
     if s.quiet and s.verbose:

@@ -198,7 +198,7 @@ ERROR_CASES = [
         {},
         ["{data}/pipes.txt", "--rate-limit", "0", "--dry-run"],
         {},
-        ["rate_limit must be above 0"],
+        ["--rate-limit must be a number from 0.01 to 1000", "(got 0)"],
     ),
     (
         "bad_choice",

@@ -290,7 +290,7 @@ def test_unknown_cnam_batch_environment_variable_exits_2_naming_it():
     ("text", "fragment"),
     [
         ('rate_limit = "fast"', "rate_limit = 'fast' is not valid"),
-        ("smtp_port = 70000", "smtp_port must be 1-65535"),
+        ("smtp_port = 70000", "smtp_port must be a whole number from 1 to 65535"),
         ("smtp_ssl = true\nsmtp_starttls = true", "smtp_ssl and smtp_starttls are exclusive"),
         ('association_path = "numbers"', "association_path must be"),
         ("rate_limit = [", "not valid TOML"),

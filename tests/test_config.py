@@ -95,7 +95,7 @@ def test_lists_from_file_and_environment(tmp_path: Path) -> None:
     [
         ("rate_limt = 5\n", "unknown setting 'rate_limt'"),
         ("rate_limit = 'fast'\n", "rate_limit = 'fast' is not valid"),
-        ("concurrency = 0\n", "concurrency must be at least 1"),
+        ("concurrency = 0\n", "concurrency must be a whole number from 1 to 64"),
         ("association_path = 'numbers'\n", "association_path must be"),
         ("rate_limit = \n", "not valid TOML"),
         ("smtp_ssl = true\nsmtp_starttls = true\n", "exclusive"),

@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import argparse
 
+from pipeline.config import NumberRule, check_number
 from pipeline.environment import Environment
-from pipeline.errors import ExitCode, UsageError
+from pipeline.errors import ExitCode
+
+# The sandbox's own numeric options, checked like `run`'s (pipeline/config.py NUMBER_RULES).
+SANDBOX_RULES: dict[str, NumberRule] = {
+    "--port": NumberRule(0, 65535, whole=True),
+    "--approve-after": NumberRule(0, 7 * 86400, "seconds"),
+    "--rate-limit": NumberRule(0.01, 1000, "requests per second"),
+}
 
 
 def serve_command(args: argparse.Namespace, env: Environment) -> int:
     from pipeline.sandbox.server import SandboxConfig, load_numbers_file, serve
 
-    if not 0 <= args.port < 65536:
-        raise UsageError(f"--port must be 0-65535 (got {args.port})")
-    if args.approve_after < 0:
-        raise UsageError(f"--approve-after cannot be negative (got {args.approve_after:g})")
-    if args.rate_limit is not None and args.rate_limit <= 0:
-        raise UsageError(f"--rate-limit must be above 0 (got {args.rate_limit:g})")
+    for option, value in (
+        ("--port", args.port),
+        ("--approve-after", args.approve_after),
+        ("--rate-limit", args.rate_limit),
+    ):
+        if value is not None:
+            check_number(option, value, SANDBOX_RULES[option])
     config = SandboxConfig(
         access_key=env.environ.get("FR_ACCESS_KEY") or None,
         secret_key=env.environ.get("FR_SECRET_KEY") or None,

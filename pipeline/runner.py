@@ -8,10 +8,10 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -25,6 +25,9 @@ from pipeline.model import REPORT_COLUMNS, Status, Warn
 from pipeline.rules.rows import build_rows
 from pipeline.rules.validate import NameRules
 from pipeline.summary import RunSummary, build_summary
+
+if TYPE_CHECKING:
+    from pipeline.journal.store import Journal
 
 log = logging.getLogger(__name__)
 
@@ -137,109 +140,204 @@ def run_job(settings: Settings, env: Environment) -> RunResult:
     started = env.now()
     check_for_run(settings)
     rules = NameRules.load(settings.blocklist, settings.allowlist)
-    real = not settings.dry_run
     with ExitStack() as stack:
-        journal = None
-        state_path = settings.state
-        if real:
-            from pipeline.journal.store import Journal
+        run = _start(settings, env, stack, started)
+        plan = _take_inputs(run)
+        loaded = _load(run, plan)
+        rows = _validate(run, loaded, rules)
+        work = _plan_rows(run, rows) if settings.dry_run else _api_work(run, rows, loaded)
+        summary = _summarize(run, started, plan, loaded, rows, work)
+        _write_report(run, rows, work.carried, summary)
+        _close_journal_run(run, loaded, summary, work)
+        _tell_outcome(run, summary)
+        summary = _email(run, summary, rows, work.carried)
+        if work.stopped_by is not None:
+            raise work.stopped_by
+        return RunResult(summary.exit_code, run.run_id, run.run_dir, summary)
 
-            state_path.parent.mkdir(parents=True, exist_ok=True)
-            journal = Journal(state_path)
-            journal.open()
-            stack.callback(journal.close)
-        run_id, run_dir = _new_run_dir(settings, started)
-        stack.enter_context(_run_log(run_dir))
-        try:
-            plan = _plan_inputs(settings, journal.input_seen if journal is not None else None)
-        except CnamBatchError as exc:
-            log.error("%s", exc, extra={"file_only": True})
-            raise
-        log.info(
-            "run %s started (%s)",
-            run_id,
-            "dry run"
-            if settings.dry_run
-            else ("sandbox" if settings.sandbox else settings.api_url),
-        )
-        timings: dict[str, float] = {}
-        mark = env.monotonic()
-        say = _status_line(settings, env)
-        say(f"reading {len(plan.files)} input file(s)")
-        try:
-            loaded = _load_all(plan, settings)
-        except CnamBatchError as exc:
-            log.error("%s", exc, extra={"file_only": True})
-            raise
-        mark = _lap(timings, "load", mark, env)
-        say(f"checking {sum(len(lf.frame) for lf in loaded):,} rows")
-        rows = build_rows(loaded, rules)
-        mark = _lap(timings, "validate", mark, env)
-        carried: pd.DataFrame | None = None
-        api = ApiCounts()
-        fatal: CnamBatchError | None = None
-        if settings.dry_run:
-            open_rows = rows["status"] == ""
-            rows.loc[open_rows, "status"] = Status.PLANNED.value
-            rows.loc[open_rows, "reason"] = PLANNED_REASON
-        else:
-            from pipeline.lifecycle.api_phase import run_api_phase
 
-            assert journal is not None
-            outcome = run_api_phase(settings, env, journal, run_id, rows, loaded, stack, state_path)
-            carried, api, fatal = outcome.carried_over, outcome.api, outcome.fatal
-        mark = _lap(timings, "plan" if settings.dry_run else "api", mark, env)
-        summary = build_summary(
-            settings=settings,
-            run_id=run_id,
-            started_at=started,
-            finished_at=env.now(),
-            loaded=loaded,
-            inputs_skipped=plan.skipped,
-            rows=rows,
-            carried=carried,
-            api=api,
-            timings=timings,
-            stopped_by=None if fatal is None else fatal.exit_code,
-        )
-        from pipeline.report.write import write_reports
+@dataclass
+class _Run:
+    """One run's context as the stages share it: settings, environment, the open journal (a real
+    run), the run folder, the stage timings."""
 
-        say(f"writing the report for {len(rows):,} rows")
-        write_reports(
-            run_dir,
-            rows[list(REPORT_COLUMNS)],
-            summary,
-            carried[list(REPORT_COLUMNS)] if carried is not None else None,
-        )
-        mark = _lap(timings, "report", mark, env)
-        if journal is not None:
-            journal.finish_run(run_id, int(summary.exit_code))
-        if journal is not None and fatal is None:
-            for lf in loaded:
-                journal.record_input(lf.content_hash, lf.source_file, run_id, len(lf.frame))
-            _move_processed(settings, loaded)
-        report_path = run_dir / "report.xlsx"
-        line = _outcome_line(summary, report_path)
-        log.info("%s", line, extra={"file_only": True})
-        if not settings.quiet:
-            env.stderr.write(line + "\n")
-        if settings.email_to:
-            try:
-                _send_email(settings, env, summary, rows, carried, run_dir)
-            except EmailError as exc:
-                log.error("%s", exc, extra={"file_only": True})
-                exit_code = most_urgent(summary.exit_code, ExitCode.EMAIL_FAILED)
-                if exit_code != summary.exit_code:
-                    summary = replace(summary, exit_code=exit_code, timings_s=dict(timings))
-                    from pipeline.report.write import write_summary
+    settings: Settings
+    env: Environment
+    stack: ExitStack
+    journal: Journal | None
+    run_id: str
+    run_dir: Path
+    say: Callable[[str], None]
+    timings: dict[str, float] = field(default_factory=dict)
+    mark: float = 0.0
 
-                    write_summary(run_dir, summary)
-                env.stderr.write(f"cnam-batch: error: {exc}\n")
-        if fatal is not None:
-            raise fatal
-        return RunResult(
-            exit_code=summary.exit_code, run_id=run_id, run_dir=run_dir, summary=summary
-        )
+    def lap(self, stage: str) -> None:
+        """Time the stage that just ended (summary.json's timings_s, run.log)."""
+        now = self.env.monotonic()
+        self.timings[stage] = round(now - self.mark, 3)
+        log.info("stage %s took %.2f s", stage, now - self.mark)
+        self.mark = now
+
+
+@dataclass(frozen=True)
+class _Work:
+    """What the API stage (or a dry run's planning) hands on."""
+
+    carried: pd.DataFrame | None = None  # earlier runs' rows this run advanced
+    api: ApiCounts = ApiCounts()
+    stopped_by: CnamBatchError | None = None  # the error that ended the API work early
+
+
+def _start(settings: Settings, env: Environment, stack: ExitStack, started: datetime) -> _Run:
+    """Open the journal (a real run), make the run folder, send the log to its run.log."""
+    journal = None
+    if not settings.dry_run:
+        from pipeline.journal.store import Journal
+
+        settings.state.parent.mkdir(parents=True, exist_ok=True)
+        journal = Journal(settings.state)
+        journal.open()
+        stack.callback(journal.close)
+    run_id, run_dir = _new_run_dir(settings, started)
+    stack.enter_context(_run_log(run_dir))
+    say = _status_line(settings, env)
+    return _Run(settings, env, stack, journal, run_id, run_dir, say)
+
+
+def _take_inputs(run: _Run) -> InputPlan:
+    settings = run.settings
+    with _logged():
+        plan = _plan_inputs(settings, run.journal.input_seen if run.journal is not None else None)
+    where = "sandbox" if settings.sandbox else settings.api_url
+    log.info("run %s started (%s)", run.run_id, "dry run" if settings.dry_run else where)
+    run.mark = run.env.monotonic()
+    return plan
+
+
+def _load(run: _Run, plan: InputPlan) -> list[LoadedFile]:
+    run.say(f"reading {len(plan.files)} input file(s)")
+    with _logged():
+        loaded = _load_all(plan, run.settings)
+    run.lap("load")
+    return loaded
+
+
+def _validate(run: _Run, loaded: list[LoadedFile], rules: NameRules) -> pd.DataFrame:
+    run.say(f"checking {sum(len(lf.frame) for lf in loaded):,} rows")
+    rows = build_rows(loaded, rules)
+    run.lap("validate")
+    return rows
+
+
+def _plan_rows(run: _Run, rows: pd.DataFrame) -> _Work:
+    """A dry run: every row the rules let through is `planned`; nothing is sent."""
+    open_rows = rows["status"] == ""
+    rows.loc[open_rows, "status"] = Status.PLANNED.value
+    rows.loc[open_rows, "reason"] = PLANNED_REASON
+    run.lap("plan")
+    return _Work()
+
+
+def _api_work(run: _Run, rows: pd.DataFrame, loaded: list[LoadedFile]) -> _Work:
+    """A real run: create, wait, associate; advance earlier runs' open rows."""
+    from pipeline.lifecycle.api_phase import run_api_phase
+
+    assert run.journal is not None
+    outcome = run_api_phase(
+        run.settings, run.env, run.journal, run.run_id, rows, loaded, run.stack, run.settings.state
+    )
+    run.lap("api")
+    return _Work(outcome.carried_over, outcome.api, outcome.fatal)
+
+
+def _summarize(
+    run: _Run,
+    started: datetime,
+    plan: InputPlan,
+    loaded: list[LoadedFile],
+    rows: pd.DataFrame,
+    work: _Work,
+) -> RunSummary:
+    return build_summary(
+        settings=run.settings,
+        run_id=run.run_id,
+        started_at=started,
+        finished_at=run.env.now(),
+        loaded=loaded,
+        inputs_skipped=plan.skipped,
+        rows=rows,
+        carried=work.carried,
+        api=work.api,
+        timings=run.timings,
+        stopped_by=None if work.stopped_by is None else work.stopped_by.exit_code,
+    )
+
+
+def _write_report(
+    run: _Run, rows: pd.DataFrame, carried: pd.DataFrame | None, summary: RunSummary
+) -> None:
+    from pipeline.report.write import write_reports
+
+    run.say(f"writing the report for {len(rows):,} rows")
+    write_reports(
+        run.run_dir,
+        rows[list(REPORT_COLUMNS)],
+        summary,
+        carried[list(REPORT_COLUMNS)] if carried is not None else None,
+    )
+    run.lap("report")
+
+
+def _close_journal_run(
+    run: _Run, loaded: list[LoadedFile], summary: RunSummary, work: _Work
+) -> None:
+    """The run's end in the journal; a run the API did not stop also records (and with
+    --move-processed moves) its inputs, so a drop folder skips them next time."""
+    if run.journal is None:
+        return
+    run.journal.finish_run(run.run_id, int(summary.exit_code))
+    if work.stopped_by is None:
+        for lf in loaded:
+            run.journal.record_input(lf.content_hash, lf.source_file, run.run_id, len(lf.frame))
+        _move_processed(run.settings, loaded)
+
+
+def _tell_outcome(run: _Run, summary: RunSummary) -> None:
+    line = _outcome_line(summary, run.run_dir / "report.xlsx")
+    log.info("%s", line, extra={"file_only": True})
+    if not run.settings.quiet:
+        run.env.stderr.write(line + "\n")
+
+
+def _email(
+    run: _Run, summary: RunSummary, rows: pd.DataFrame, carried: pd.DataFrame | None
+) -> RunSummary:
+    """Send the report when --email-to asks; a failed send is exit 5 unless a more urgent code
+    applies, and then summary.json is rewritten with it. Returns the summary as it stands."""
+    if not run.settings.email_to:
+        return summary
+    try:
+        _send_email(run.settings, run.env, summary, rows, carried, run.run_dir)
+    except EmailError as exc:
+        log.error("%s", exc, extra={"file_only": True})
+        exit_code = most_urgent(summary.exit_code, ExitCode.EMAIL_FAILED)
+        if exit_code != summary.exit_code:
+            summary = replace(summary, exit_code=exit_code, timings_s=dict(run.timings))
+            from pipeline.report.write import write_summary
+
+            write_summary(run.run_dir, summary)
+        run.env.stderr.write(f"cnam-batch: error: {exc}\n")
+    return summary
+
+
+@contextmanager
+def _logged() -> Iterator[None]:
+    """An error that stops the run goes to run.log too (the CLI prints it once, on stderr)."""
+    try:
+        yield
+    except CnamBatchError as exc:
+        log.error("%s", exc, extra={"file_only": True})
+        raise
 
 
 def _status_line(settings: Settings, env: Environment) -> Callable[[str], None]:
@@ -253,13 +351,6 @@ def _status_line(settings: Settings, env: Environment) -> Callable[[str], None]:
         env.stderr.flush()
 
     return say
-
-
-def _lap(timings: dict[str, float], stage: str, since: float, env: Environment) -> float:
-    now = env.monotonic()
-    timings[stage] = round(now - since, 3)
-    log.info("stage %s took %.2f s", stage, now - since)
-    return now
 
 
 def _move_processed(settings: Settings, loaded: list[LoadedFile]) -> None:

@@ -50,6 +50,8 @@ class Settings:
     reprocess: bool = False
     move_processed: Path | None = None
     stale_after: float = 3.0
+    give_up_after: int = 5
+    retry_failed: bool = False
     email_max_mb: float = 10.0
     quiet: bool = False
     verbose: bool = False
@@ -261,6 +263,7 @@ NUMBER_RULES: dict[str, NumberRule] = {
     "wait_approval": NumberRule(0, 7 * 86400, "seconds"),
     "request_timeout": NumberRule(0, 3600, "seconds", above=True),
     "stale_after": NumberRule(0, 3650, "days"),
+    "give_up_after": NumberRule(0, 1000, "runs (0: never give up)", whole=True),
     "email_max_mb": NumberRule(0, 10_000, "MB", above=True),
     "smtp_port": NumberRule(1, 65535, whole=True),
 }

@@ -25,6 +25,7 @@ def test_defaults_match_the_spec() -> None:
     assert (s.rate_limit, s.concurrency, s.wait_approval) == (5.0, 4, 0.0)
     assert (s.stale_after, s.email_max_mb, s.smtp_port) == (3.0, 10.0, 25)
     assert s.association_path == "cnams"
+    assert (s.give_up_after, s.retry_failed) == (5, False)
     assert all(origin == "default" for origin in s.sources.values())
 
 
@@ -99,6 +100,8 @@ def test_lists_from_file_and_environment(tmp_path: Path) -> None:
         ("association_path = 'numbers'\n", "association_path must be"),
         ("rate_limit = \n", "not valid TOML"),
         ("smtp_ssl = true\nsmtp_starttls = true\n", "exclusive"),
+        ("give_up_after = -1\n", "give_up_after must be a whole number from 0 to 1000 runs"),
+        ("give_up_after = 2.5\n", "give_up_after = 2.5 is not valid"),
     ],
 )
 def test_bad_settings_name_the_file_and_the_problem(

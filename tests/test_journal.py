@@ -14,6 +14,7 @@ from fakes import FakeClock
 
 from pipeline.api.types import CnamRecord, value_key
 from pipeline.errors import ConfigError, ExitCode, LockedError
+from pipeline.journal.file import APPLICATION_ID, SCHEMA, SCHEMA_VERSION
 from pipeline.journal.store import Journal
 from pipeline.journal.types import RowState, WorkItem
 
@@ -245,3 +246,57 @@ def test_journaling_500k_rows_takes_seconds(tmp_path):
 def _fields(it: WorkItem) -> list[object]:
     return [it.key, it.source_file, it.source_row, it.input_number, it.input_name, it.number,
             it.name]  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- schema 1 -> 2
+
+
+def _schema_1_journal(path: Path) -> None:
+    """A journal as cnam-batch wrote it before rows counted their failed runs (schema 1)."""
+    line = "    failed_runs   INTEGER NOT NULL DEFAULT 0, -- runs in a row that ended with the row failed\n"
+    assert line in SCHEMA
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        SCHEMA.replace(line, "")
+        + f"PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version=1;"
+        + """INSERT INTO rows (key, source_file, source_row, input_number, input_name, number,
+                 name, value, state, reason, last_error, first_run_id, last_run_id, asked_seq,
+                 updated_at)
+             VALUES ('h:2', 'a.csv', 2, '2065550100', 'Acme', '12065550100', 'ACME', 'ACME',
+                     'failed', 'boom', 'boom', 'r1', 'r1', 1, '2026-01-01T00:00:00+00:00');"""
+    )
+    conn.close()
+
+
+def test_a_schema_1_journal_reads_read_only_unchanged_and_migrates_when_a_run_opens_it(tmp_path):
+    path = tmp_path / "state.sqlite"
+    _schema_1_journal(path)
+
+    reader = Journal(path).open(read_only=True)
+    (failed,) = reader.status()["failed"]
+    reader.close()
+    assert failed.item.key == "h:2" and failed.state.failed_runs == 0
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+
+    with Journal(path, clock=FakeClock()) as journal:
+        (row,) = journal.open_rows()
+        assert row.state == RowState("failed", None, "boom", "", None, "boom", 0)
+        journal.save_outcomes([("h:2", row.state._replace(failed_runs=2))], "r2")
+        assert journal.open_rows()[0].state.failed_runs == 2
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+
+
+def test_a_changed_name_starts_the_failed_count_over(journal):
+    (item,) = items(1)
+    journal.upsert_rows([item], "r1", journal.start_run("r1"))
+    journal.save_outcomes(
+        [(item.key, RowState("gave_up", "api_error", "x", "", None, "x", 5))], "r1"
+    )
+    assert journal.status()["gave_up"][0].state.failed_runs == 5
+    renamed = WorkItem(item.key, item.source_file, item.source_row, item.input_number,
+                       "Other", item.number, "OTHER")  # fmt: skip
+    journal.upsert_rows([renamed], "r2", journal.start_run("r2"))
+    (row,) = journal.open_rows()
+    assert row.state.state == "new" and row.state.failed_runs == 0

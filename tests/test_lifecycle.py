@@ -466,3 +466,38 @@ def test_many_rows_fan_out_and_create_each_value_once(state, clock):
     assert writes(client) == (7, 60)
     assert seen and all(total == 60 and done <= total for done, total, _ in seen)
     assert {phase for *_, phase in seen} >= {"create"}
+
+
+def failed_runs(state: Path, clock: FakeClock) -> dict[str, int]:
+    with Journal(state, clock=clock) as journal:
+        return {r.item.key: r.state.failed_runs for r in journal.rows_in_states(
+            ["failed", "gave_up", "associated", "pending_approval"])}  # fmt: skip
+
+
+def test_failed_runs_count_in_a_row_and_start_over_after_any_other_outcome(state, clock):
+    client = FakeFlowroute(numbers=[N1], clock=clock)
+    client.add_record("ACME", "approved")
+    bad_gateway = lambda: ServerError(502, "Bad Gateway", method="PATCH")  # noqa: E731
+    client.fail("associate", bad_gateway, times=2)
+    items = batch((N1, "ACME"))
+    run(client, state, "r1", items, clock, give_up_after=3)
+    run(client, state, "r2", [], clock, give_up_after=3)
+    assert failed_runs(state, clock) == {"h1:2": 2}
+
+    third = run(client, state, "r3", [], clock, give_up_after=3)  # the PATCH goes through
+
+    assert [o.status for _, o in third.carried_over] == [Status.ASSOCIATED]
+    assert failed_runs(state, clock) == {"h1:2": 0}
+
+
+def test_give_up_after_zero_never_gives_up(state, clock):
+    client = FakeFlowroute(numbers=[N1], clock=clock)
+    client.add_record("ACME", "approved")
+    client.fail("associate", lambda: ServerError(502, "Bad Gateway", method="PATCH"), times=9)
+    run(client, state, "r1", batch((N1, "ACME")), clock, give_up_after=0)
+    results = [run(client, state, f"r{n}", [], clock, give_up_after=0) for n in range(2, 8)]
+    assert all(
+        not o.gave_up and o.status is Status.FAILED for r in results for _, o in r.carried_over
+    )
+    assert client.count("associate") == 7
+    assert failed_runs(state, clock) == {"h1:2": 7}

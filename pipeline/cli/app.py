@@ -142,6 +142,19 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="timeout of each API request (default: 30)",
     )
+    api.add_argument(
+        "--give-up-after",
+        type=int,
+        metavar="N",
+        help="a row that failed in N runs in a row is reported failed and no longer sent "
+        "(0: never give up; default: 5)",
+    )
+    api.add_argument(
+        "--retry-failed",
+        action="store_true",
+        default=None,
+        help="send rows given up on (--give-up-after) again",
+    )
     rules = p.add_argument_group("validation")
     rules.add_argument(
         "--blocklist", type=Path, metavar="FILE", help="extra words or phrases to block, one a line"

@@ -56,6 +56,9 @@ def journal_status(settings: Settings, now: datetime | None = None) -> dict[str,
         journal.close()
     waiting = [_row_dict(r, now) for r in raw["waiting"]]  # type: ignore[attr-defined]
     failed = [_row_dict(r, now) for r in raw["failed"]]  # type: ignore[attr-defined]
+    gave_up = [_row_dict(r, now) for r in raw["gave_up"]]  # type: ignore[attr-defined]
+    for row, journaled in zip(gave_up, raw["gave_up"], strict=True):  # type: ignore[call-overload]
+        row["failed_runs"] = journaled.state.failed_runs
     return {
         "journal": raw["path"],
         "records": raw["records"],
@@ -65,6 +68,7 @@ def journal_status(settings: Settings, now: datetime | None = None) -> dict[str,
         "last_run": raw["last_run"],
         "waiting": waiting,
         "failed": failed,
+        "gave_up": gave_up,
     }
 
 
@@ -91,7 +95,7 @@ def _table(
 def print_status(settings: Settings, *, as_json: bool, out: TextIO) -> int:
     status = journal_status(settings)
     if as_json:
-        for section in ("waiting", "failed"):
+        for section in ("waiting", "failed", "gave_up"):
             for row in status[section]:
                 row.pop("_since", None)
         json.dump(status, out, indent=2, default=str)
@@ -135,6 +139,18 @@ def print_status(settings: Settings, *, as_json: bool, out: TextIO) -> int:
         out,
         "failed (the next run retries them)",
         status["failed"],
+        [
+            ("number", "number"),
+            ("name", "name"),
+            ("reason", "reason"),
+            ("source_file", "file"),
+            ("source_row", "row"),
+        ],
+    )
+    _table(
+        out,
+        "given up (failed in --give-up-after runs in a row; --retry-failed sends them again)",
+        status["gave_up"],
         [
             ("number", "number"),
             ("name", "name"),

@@ -22,7 +22,12 @@ from pipeline.errors import ConfigError, LockedError
 from pipeline.journal.types import JournalRow, RowState, WorkItem
 
 APPLICATION_ID = 0x434E4142  # "CNAB": marks the file as a cnam-batch journal
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# What each schema version added, applied in order to an older journal opened for a run. A journal
+# opened read-only (`status`) is not changed: `row_select` reads the missing columns as defaults.
+MIGRATIONS: dict[int, str] = {
+    2: "ALTER TABLE rows ADD COLUMN failed_runs INTEGER NOT NULL DEFAULT 0;",
+}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -64,6 +69,7 @@ CREATE TABLE IF NOT EXISTS rows (
     cnam_id       TEXT NOT NULL DEFAULT '',
     pending_since TEXT,
     last_error    TEXT,
+    failed_runs   INTEGER NOT NULL DEFAULT 0, -- runs in a row that ended with the row failed
     first_run_id  TEXT NOT NULL,
     last_run_id   TEXT NOT NULL,
     asked_seq     INTEGER NOT NULL,      -- runs.seq of the latest run whose input held the row
@@ -92,14 +98,22 @@ CREATE TABLE IF NOT EXISTS numbers (
 # The rows table as read back: journal_row() turns one such tuple into a JournalRow.
 ROW_SELECT = """SELECT key, source_file, source_row, input_number, input_name, number, name,
     value, state, reason_code, reason, cnam_id, pending_since, last_error, first_run_id,
-    last_run_id, asked_seq FROM rows"""
+    last_run_id, asked_seq, failed_runs FROM rows"""
+
+
+def row_select(conn: sqlite3.Connection) -> str:
+    """ROW_SELECT for this file: a schema-1 journal opened read-only has no failed_runs (0)."""
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(rows)")}
+    if "failed_runs" in columns:
+        return ROW_SELECT
+    return ROW_SELECT.replace("failed_runs FROM", "0 AS failed_runs FROM")
 
 
 def journal_row(r: Sequence) -> JournalRow:
     return JournalRow(
         item=WorkItem(*r[:7]),
         value=r[7],
-        state=RowState(r[8], r[9], r[10] or "", r[11] or "", r[12], r[13]),
+        state=RowState(r[8], r[9], r[10] or "", r[11] or "", r[12], r[13], r[17]),
         first_run_id=r[14],
         last_run_id=r[15],
         asked_seq=r[16],
@@ -159,8 +173,14 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=5000")
         conn.execute("PRAGMA cache_size=-131072")  # up to 128 MiB: bulk writes of 500k rows
+        # An older journal is brought up to date in the same transaction that checks the schema
+        # (a fresh one gets the whole schema and no migration).
+        migrations = "".join(
+            MIGRATIONS[v] for v in range(version + 1, SCHEMA_VERSION + 1) if tables
+        )
         conn.executescript(
             "BEGIN IMMEDIATE;"
+            + migrations
             + SCHEMA
             + f"PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={SCHEMA_VERSION};"
             + "COMMIT;"

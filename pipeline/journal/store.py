@@ -38,9 +38,11 @@ from pipeline.journal.file import (
     connect,
     journal_row,
     release_lock,
+    row_select,
     take_lock,
 )
 from pipeline.journal.types import (
+    GAVE_UP,
     OPEN_ROW_STATES,
     JournalAssociation,
     JournalRecord,
@@ -71,6 +73,7 @@ class Journal:
         self._conn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
         self._mutex = threading.RLock()
+        self._row_select = ROW_SELECT  # what reads a row from this file (see row_select)
 
     # ------------------------------------------------------------------ open / close / lock
     def open(self, *, read_only: bool = False) -> Journal:
@@ -86,6 +89,7 @@ class Journal:
                     "theirs in OUTPUT/sandbox/state.sqlite: add --sandbox)"
                 )
             self._conn = connect(self.path, read_only=True)
+            self._row_select = row_select(self._conn)
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock_fd = take_lock(
@@ -216,6 +220,9 @@ class Journal:
                    ON CONFLICT (key) DO UPDATE SET
                        state = CASE WHEN rows.number = excluded.number AND rows.name = excluded.name
                                     THEN rows.state ELSE 'new' END,
+                       failed_runs = CASE WHEN rows.number = excluded.number
+                                          AND rows.name = excluded.name
+                                          THEN rows.failed_runs ELSE 0 END,
                        source_file = excluded.source_file, input_number = excluded.input_number,
                        input_name = excluded.input_name, number = excluded.number,
                        name = excluded.name, value = excluded.value,
@@ -227,8 +234,8 @@ class Journal:
     def decided_rows(self, seq: int) -> dict[str, RowState]:
         """States of run `seq`'s rows that an earlier run already took past 'new'."""
         sql = (
-            "SELECT key, state, reason_code, reason, cnam_id, pending_since, last_error FROM rows"
-            " WHERE asked_seq = ? AND state != 'new'"
+            "SELECT key, state, reason_code, reason, cnam_id, pending_since, last_error,"
+            " failed_runs FROM rows WHERE asked_seq = ? AND state != 'new'"
         )
         shared: dict[tuple, RowState] = {}
         found: dict[str, RowState] = {}
@@ -236,20 +243,27 @@ class Journal:
             fields = r[1:]
             state = shared.get(fields)
             if state is None:
-                state = shared[fields] = RowState(r[1], r[2], r[3] or "", r[4] or "", r[5], r[6])
+                state = shared[fields] = RowState(
+                    r[1], r[2], r[3] or "", r[4] or "", r[5], r[6], r[7]
+                )
             found[r[0]] = state
         return found
 
-    def open_rows(self, exclude_seq: int | None = None) -> list[JournalRow]:
-        """Rows still needing work (new, pending, failed), except those asked by run `exclude_seq`."""
+    def open_rows(
+        self, exclude_seq: int | None = None, *, retry_gave_up: bool = False
+    ) -> list[JournalRow]:
+        """Rows still needing work (new, pending, failed; given up too with `retry_gave_up`),
+        except those asked by run `exclude_seq`."""
+        states = (*OPEN_ROW_STATES, GAVE_UP) if retry_gave_up else OPEN_ROW_STATES
         sql = (
-            f"{ROW_SELECT} WHERE state IN ('new', 'pending_approval', 'failed') AND asked_seq != ?"
+            f"{self._row_select} WHERE state IN ({','.join('?' * len(states))}) AND asked_seq != ?"
         )
-        return [journal_row(r) for r in self._query(sql + INPUT_ORDER, (exclude_seq or -1,))]
+        params = (*states, exclude_seq or -1)
+        return [journal_row(r) for r in self._query(sql + INPUT_ORDER, params)]
 
     def rows_in_states(self, states: Sequence[str]) -> list[JournalRow]:
         marks = ",".join("?" * len(states))
-        sql = f"{ROW_SELECT} WHERE state IN ({marks}){INPUT_ORDER}"
+        sql = f"{self._row_select} WHERE state IN ({marks}){INPUT_ORDER}"
         return [journal_row(r) for r in self._query(sql, tuple(states))]
 
     def superseded_rows(self) -> dict[str, JournalRow]:
@@ -257,7 +271,7 @@ class Journal:
 
         Only numbers that have rows with two values are read (one grouping pass, no index).
         """
-        sql = f"""{ROW_SELECT} WHERE number IN
+        sql = f"""{self._row_select} WHERE number IN
                   (SELECT number FROM rows GROUP BY number HAVING count(DISTINCT value) > 1)
                   ORDER BY number, asked_seq"""
         found: dict[str, JournalRow] = {}
@@ -280,7 +294,8 @@ class Journal:
         with self._tx() as db:
             db.executemany(
                 """UPDATE rows SET state = ?, reason_code = ?, reason = ?, cnam_id = ?,
-                       pending_since = ?, last_error = ?, last_run_id = ?, updated_at = ?
+                       pending_since = ?, last_error = ?, failed_runs = ?, last_run_id = ?,
+                       updated_at = ?
                    WHERE key = ?""",
                 params,
             )
@@ -395,7 +410,8 @@ class Journal:
             )
             db.execute(
                 """UPDATE rows SET state = 'associated', reason_code = NULL, reason = ?,
-                       cnam_id = ?, last_error = NULL, last_run_id = ?, updated_at = ?
+                       cnam_id = ?, last_error = NULL, failed_runs = 0, last_run_id = ?,
+                       updated_at = ?
                    WHERE key = ?""",
                 (f"associated in run {run_id}", cnam_id, run_id, now, row_key),
             )
@@ -430,4 +446,5 @@ class Journal:
             "last_run": dict(zip(columns, last[0], strict=True)) if last else None,
             "waiting": self.rows_in_states(["pending_approval"]),
             "failed": self.rows_in_states(["failed"]),
+            "gave_up": self.rows_in_states([GAVE_UP]),
         }

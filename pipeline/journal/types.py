@@ -13,7 +13,10 @@ from typing import NamedTuple
 
 from pipeline.api.types import RecordState
 
-# Row states: "new" (journaled, not yet decided) or a Status value. These need work in a later run.
+# Row states: "new" (journaled, not yet decided), a Status value, or GAVE_UP: a row that failed in
+# --give-up-after runs in a row, reported `failed` and no longer sent (--retry-failed takes it again).
+# OPEN_ROW_STATES need work in a later run.
+GAVE_UP = "gave_up"
 OPEN_ROW_STATES = ("new", "pending_approval", "failed")
 
 
@@ -39,6 +42,7 @@ class RowState(NamedTuple):
     cnam_id: str = ""
     pending_since: str | None = None  # ISO 8601 UTC text, as stored
     last_error: str | None = None
+    failed_runs: int = 0  # runs in a row that ended with this row failed
 
 
 @dataclass(frozen=True, slots=True)

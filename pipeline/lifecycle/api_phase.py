@@ -255,6 +255,8 @@ def run_api_phase(
             clock=lambda: env.now().timestamp(),
             sleep=env.sleep,
             progress=progress,
+            give_up_after=settings.give_up_after,
+            retry_failed=settings.retry_failed,
         )
     except (CredentialsError, ApiUnreachableError) as exc:
         log.error("%s", exc, extra={"file_only": True})

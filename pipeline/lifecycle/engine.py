@@ -37,9 +37,9 @@ from pipeline.api.types import (
     value_key,
 )
 from pipeline.journal.store import Journal
-from pipeline.journal.types import RowState, WorkItem, from_text
+from pipeline.journal.types import GAVE_UP, RowState, WorkItem, from_text
 from pipeline.lifecycle.fanout import Fail, fan_out
-from pipeline.lifecycle.outcomes import Ledger, LifecycleResult, Row
+from pipeline.lifecycle.outcomes import Ledger, LifecycleResult, Row, gave_up_reason
 from pipeline.model import Reason, Status
 
 POLL_INTERVAL = 5.0  # seconds between polls of pending records while --wait-approval runs
@@ -60,15 +60,20 @@ def run_lifecycle(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     progress: Progress | None = None,
+    give_up_after: int = 0,
+    retry_failed: bool = False,
 ) -> LifecycleResult:
     """Advance `items` (each number at most once) and the journal's open rows of earlier runs.
 
     CredentialsError and ApiUnreachableError propagate (exit 3) once the journal holds what was
-    done; every other API error becomes the affected rows' `failed` status.
+    done; every other API error becomes the affected rows' `failed` status. A row that ends failed
+    in `give_up_after` runs in a row (0: never) is given up: reported failed, no longer sent,
+    unless `retry_failed`.
     """
     stats = getattr(client, "stats", None)
     with ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="cnam-api") as pool:
         run = _Run(client, journal, run_id, pool, max(1, concurrency), clock, sleep, progress)
+        run.give_up_after, run.retry_failed = give_up_after, retry_failed
         run.execute(items, wait_approval)
     return LifecycleResult(
         outcomes={it.key: run.ledger.outcomes[it.key] for it in items},
@@ -94,6 +99,8 @@ class _Run:
     looked_up: set[str] = field(default_factory=set)  # numbers whose detail (preset) was read
     found: set[str] = field(default_factory=set)  # values reused from the account, not journaled
     account_size: int = 0  # records on the account: decides how to poll
+    give_up_after: int = 0  # runs in a row a row may fail before it is given up (0: never)
+    retry_failed: bool = False  # take rows given up on again
     _total: int = 0
 
     # ------------------------------------------------------------------ the whole pass
@@ -102,7 +109,8 @@ class _Run:
         self.journal.upsert_rows(items, self.run_id, seq)
         prior = self.journal.decided_rows(seq)
         self.carried = [
-            Row(jr.item, jr.value, True, jr.state) for jr in self.journal.open_rows(seq)
+            Row(jr.item, jr.value, True, jr.state)
+            for jr in self.journal.open_rows(seq, retry_gave_up=self.retry_failed)
         ]
         active: list[Row] = []
         values: dict[str, str] = {}  # names repeat: normalize each once
@@ -110,6 +118,8 @@ class _Run:
             state = prior.get(it.key)
             if state is not None and state.state in (Status.ASSOCIATED, Status.ALREADY_SET):
                 self.ledger.decide(it.key, Status(state.state), None, state.reason, state.cnam_id)
+            elif state is not None and state.state == GAVE_UP and not self.retry_failed:
+                self.ledger.give_up(it.key, state.reason)  # as stored: nothing is sent
             else:
                 value = values.get(it.name) or values.setdefault(it.name, value_key(it.name))
                 active.append(Row(it, value, False, state))
@@ -430,7 +440,30 @@ class _Run:
     def _save(self, items: Sequence[WorkItem], prior: dict[str, RowState]) -> None:
         """Write every decided row whose state changed, in one bulk transaction."""
         keys = [it.key for it in items] + [r.item.key for r in self.carried]
-        self.journal.save_outcomes(self.ledger.changes(keys, prior, self.run_id), self.run_id)
+        before = prior | {r.item.key: r.prior for r in self.carried if r.prior is not None}
+        failed_runs = self._count_failures(keys, before)
+        changes = self.ledger.changes(keys, prior, self.run_id, failed_runs)
+        self.journal.save_outcomes(changes, self.run_id)
+
+    def _count_failures(self, keys: list[str], prior: dict[str, RowState]) -> dict[str, int]:
+        """Each failed row's runs in a row that ended failed, this one included; a row that
+        reaches `give_up_after` is given up. Rows taken again by --retry-failed count from 0."""
+        counts: dict[str, int] = {}
+        for key in keys:
+            outcome = self.ledger.outcomes.get(key)
+            if outcome is None or outcome.status is not Status.FAILED:
+                continue
+            before = prior.get(key)
+            if outcome.gave_up:  # given up in an earlier run and not sent: the count stays
+                counts[key] = before.failed_runs if before is not None else 0
+                continue
+            runs = 1
+            if before is not None and before.state == Status.FAILED:
+                runs += max(before.failed_runs, 1)  # 0: failed before the journal counted runs
+            counts[key] = runs
+            if self.give_up_after and runs >= self.give_up_after:
+                self.ledger.give_up(key, gave_up_reason(runs, outcome.reason))
+        return counts
 
 
 def _prior_since(row: Row) -> datetime | None:

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pipeline.api.types import ApiStats
-from pipeline.journal.types import RowState, WorkItem, to_text
+from pipeline.journal.types import GAVE_UP, RowState, WorkItem, to_text
 from pipeline.model import Reason, Status
+
+RETRIED_NEXT_RUN = "; the next run retries this row"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,7 @@ class Outcome:
     reason: str
     cnam_id: str
     pending_since: datetime | None = None
+    gave_up: bool = False  # failed in --give-up-after runs in a row: no longer sent
 
 
 @dataclass
@@ -74,8 +77,16 @@ class Ledger:
 
     def fail(self, rows: Iterable[Row], message: str) -> None:
         for row in rows:
-            reason = f"Flowroute API error: {message}; the next run retries this row"
+            reason = f"Flowroute API error: {message}{RETRIED_NEXT_RUN}"
             self.decide(row.item.key, Status.FAILED, Reason.API_ERROR, reason, "")
+
+    def give_up(self, key: str, reason: str) -> None:
+        """Reported `failed` with `reason`, and stored as given up: later runs do not send it."""
+        fields = (Status.FAILED, Reason.API_ERROR, reason, "", None, True)
+        outcome = self._shared.get(fields)
+        if outcome is None:
+            outcome = self._shared[fields] = Outcome(*fields)
+        self.outcomes[key] = outcome
 
     def not_on_account(self, row: Row) -> None:
         reason = (f"number {row.item.number} is not on the Flowroute account; "
@@ -83,32 +94,46 @@ class Ledger:
         self.decide(row.item.key, Status.REJECTED, Reason.NUMBER_NOT_ON_ACCOUNT, reason, "")
 
     def changes(
-        self, keys: Iterable[str], prior: dict[str, RowState], run_id: str
+        self,
+        keys: Iterable[str],
+        prior: dict[str, RowState],
+        run_id: str,
+        failed_runs: dict[str, int] | None = None,
     ) -> Iterator[tuple[str, RowState]]:
-        """(key, state to store) for every decided row among `keys` whose state changed."""
-        as_state: dict[int, RowState] = {}
+        """(key, state to store) for every decided row among `keys` whose state changed.
+        `failed_runs`: each failed row's count of runs in a row that ended failed (else 0)."""
+        counts = failed_runs or {}
+        as_state: dict[tuple[int, int], RowState] = {}
         for key in keys:
             outcome = self.outcomes.get(key)
             if outcome is None:
                 continue  # undecided (a fatal error came first): stays open for the next run
-            state = as_state.get(id(outcome))
+            count = counts.get(key, 0)
+            state = as_state.get((id(outcome), count))
             if state is None:
-                state = as_state[id(outcome)] = row_state(outcome, run_id)
+                state = as_state[id(outcome), count] = row_state(outcome, run_id, count)
             if prior.get(key) != state:
                 yield key, state
 
 
-def row_state(outcome: Outcome, run_id: str) -> RowState:
+def row_state(outcome: Outcome, run_id: str, failed_runs: int = 0) -> RowState:
     """How an outcome is stored. A later run reports an association as made "in run X"."""
     failed = outcome.status is Status.FAILED
     reason = outcome.reason
     if outcome.status is Status.ASSOCIATED and not reason:
         reason = f"associated in run {run_id}"
     return RowState(
-        outcome.status.value,
+        GAVE_UP if outcome.gave_up else outcome.status.value,
         outcome.reason_code.value if outcome.reason_code else None,
         reason,
         outcome.cnam_id,
         to_text(outcome.pending_since),
         outcome.reason if failed else None,
+        failed_runs if failed else 0,
     )
+
+
+def gave_up_reason(runs: int, last_reason: str) -> str:
+    """What a row given up on says: how many runs, and the last failure's reason."""
+    last = last_reason.removesuffix(RETRIED_NEXT_RUN)
+    return f"gave up after {runs} runs: {last}; --retry-failed sends it again"

@@ -52,6 +52,9 @@ class FaultConfig:
     - `drop_after_commit_rate`: the write is committed, then the connection is closed unanswered.
 
     Sequential clients see the same faults for the same seed; concurrent ones draw in arrival order.
+
+    `refuse_values`: creates of these values (compared trimmed and uppercased) answer 422 every
+    time and create nothing, as production does with a value it keeps refusing; no draw is spent.
     """
 
     seed: int = 0
@@ -60,6 +63,7 @@ class FaultConfig:
     drop_rate: float = 0.0
     drop_after_commit_rate: float = 0.0
     operations: frozenset[str] = field(default=WRITE_OPERATIONS)
+    refuse_values: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         rates = (
@@ -85,6 +89,15 @@ class FaultInjector:
         self.config = config
         self._rng = random.Random(config.seed)
         self._lock = threading.Lock()
+
+    def refuses(self, value: object) -> bool:
+        """Whether a create of `value` is refused every time (`refuse_values`)."""
+        refused = self.config.refuse_values
+        return (
+            bool(refused)
+            and isinstance(value, str)
+            and value.strip().upper() in {v.strip().upper() for v in refused}
+        )
 
     def draw(self, operation: str) -> tuple[str | None, int]:
         """(fault kind or None, status for an error fault). One draw per targeted request."""

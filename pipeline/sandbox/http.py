@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from pipeline.sandbox.account import (
     NOT_FOUND_TITLE,
     NUMBER_NOT_FOUND,
+    UNPROCESSABLE_TITLE,
     Account,
     Record,
     SandboxApiError,
@@ -46,6 +47,8 @@ JSON_API = "application/vnd.api+json"
 MAX_BODY_BYTES = 1 << 20
 NUMBERS_MAX_LIMIT = 200  # flowroute-api.md §2.1: larger limits are clamped (links.next shows it)
 DEFAULT_LIMIT = 10
+# A value production keeps refusing (FaultConfig.refuse_values): the SDKs' fixed 422 text.
+REFUSED_DETAIL = "Unprocessable Entity - You tried to enter an incorrect value."
 
 _TITLES = {
     400: "Bad Request",
@@ -353,7 +356,10 @@ class SandboxApp:
         return Response(200, {"data": [self._cnam(r) for r in records], "links": links})
 
     def _op_create_cnam(self, args: dict, params: dict, query: str, req: Request) -> Response:
-        record = self.account.create(_created_value(req.headers, req.body))
+        value = _created_value(req.headers, req.body)
+        if self._faults is not None and self._faults.refuses(value):
+            raise SandboxApiError(422, REFUSED_DETAIL, UNPROCESSABLE_TITLE)
+        record = self.account.create(value)
         return Response(201, {"data": self._cnam(record)})
 
     def _op_get_cnam(self, args: dict, params: dict, query: str, req: Request) -> Response:

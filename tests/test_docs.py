@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -217,3 +218,58 @@ def test_ci_runs_every_part_of_the_quick_start_verbatim() -> None:
             part = part.strip()
             assert shlex.split(part)  # a well-formed shell word list
             assert part in ci, f"README command part not run by .ci/run: {part}"
+
+
+# --------------------------------------------------------------------------- docs/ARCHITECTURE.md
+
+ARCHITECTURE = (REPO / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+
+
+def architecture_block(title: str) -> str:
+    """The first code block of ARCHITECTURE.md's `## title` section."""
+    match = re.search(rf"^## {re.escape(title)}\n.*?^```\n(.*?)^```", ARCHITECTURE, re.M | re.S)
+    assert match, f"docs/ARCHITECTURE.md has no code block under '## {title}'"
+    return match.group(1)
+
+
+def tree_paths(tree: str) -> set[str]:
+    """Module paths drawn in the tree (`pipeline/api/client.py`), read by indentation."""
+    paths: set[str] = set()
+    stack: list[tuple[int, str]] = []
+    for line in tree.splitlines():
+        name = line.strip().split(" ", 1)[0]
+        if not name.endswith((".py", "/")):
+            continue  # a wrapped description
+        depth = len(line) - len(line.lstrip())
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        path = "".join(folder for _, folder in stack) + name
+        if name.endswith("/"):
+            stack.append((depth, name))
+        else:
+            paths.add(path)
+    return paths
+
+
+def test_architecture_tree_is_the_package_as_it_is() -> None:
+    package = REPO / "pipeline"
+    modules = {
+        str(p.relative_to(REPO))
+        for p in package.rglob("*.py")
+        if p.name not in ("__init__.py", "__main__.py")
+    }
+    drawn = tree_paths(architecture_block("The tree"))
+    assert sorted(modules - drawn) == [], "modules missing from docs/ARCHITECTURE.md's tree"
+    assert sorted(drawn - modules) == [], "docs/ARCHITECTURE.md's tree names modules that are gone"
+
+
+def test_architecture_layers_are_the_import_contracts_layers() -> None:
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    (layers,) = [c["layers"] for c in contracts if c["type"] == "layers"]
+    drawn = [
+        line.split("   ")[0].strip()
+        for line in architecture_block("Layers and contracts").splitlines()
+        if line.strip()
+    ]
+    assert drawn == [layer.replace("pipeline.", "") for layer in layers]

@@ -45,6 +45,7 @@ class Settings:
     name_column: str | None = None
     blocklist: Path | None = None
     allowlist: Path | None = None
+    accept_suggestions: bool = False
     email_to: tuple[str, ...] = ()
     email_from: str | None = None
     reprocess: bool = False

@@ -49,7 +49,14 @@ class Warn(enum.StrEnum):
     NAME_SPECIAL_CHARACTERS = "name_special_characters"  # characters other networks may strip
     NUMBER_FROM_EXCEL_NUMBER = "number_from_excel_number"  # restored from a float/scientific form
     PENDING_STALE = "pending_stale"  # waiting for Flowroute's review longer than --stale-after days
+    SUGGESTION_APPLIED = "suggestion_applied"  # --accept-suggestions: run with the suggestion
 
+
+# Rejections a rewrite of the name fixes: their rows get a suggestion, suggested_fixes.csv lists
+# them, and --accept-suggestions runs them with it.
+FIXABLE_REASONS: frozenset[str] = frozenset(
+    {Reason.NAME_TOO_LONG.value, Reason.NAME_BAD_CHARACTERS.value}
+)
 
 # The report's columns, in order (SPEC "Report"). Every stage that builds rows uses these names.
 REPORT_COLUMNS: tuple[str, ...] = (

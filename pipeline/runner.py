@@ -224,7 +224,7 @@ def _load(run: _Run, plan: InputPlan) -> list[LoadedFile]:
 
 def _validate(run: _Run, loaded: list[LoadedFile], rules: NameRules) -> pd.DataFrame:
     run.say(f"checking {sum(len(lf.frame) for lf in loaded):,} rows")
-    rows = build_rows(loaded, rules)
+    rows = build_rows(loaded, rules, accept_suggestions=run.settings.accept_suggestions)
     run.lap("validate")
     return rows
 
@@ -276,6 +276,7 @@ def _summarize(
 def _write_report(
     run: _Run, rows: pd.DataFrame, carried: pd.DataFrame | None, summary: RunSummary
 ) -> None:
+    from pipeline.report.fixes import fixes_note, write_fixes
     from pipeline.report.write import write_reports
 
     run.say(f"writing the report for {len(rows):,} rows")
@@ -285,6 +286,9 @@ def _write_report(
         summary,
         carried[list(REPORT_COLUMNS)] if carried is not None else None,
     )
+    fixes = write_fixes(run.run_dir, rows)
+    if fixes is not None:
+        log.info("%s", fixes_note(summary.suggested_fixes, fixes), extra={"file_only": True})
     run.lap("report")
 
 

@@ -21,6 +21,7 @@ from pipeline.config import Settings
 from pipeline.errors import ExitCode, run_exit_code
 from pipeline.input.frame import LoadedFile
 from pipeline.model import STATUS_ORDER, Status, Warn
+from pipeline.rules.rows import fixable
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class RunSummary:
     blank_rows_skipped: int
     by_status: Mapping[str, int]  # in STATUS_ORDER, non-zero only
     by_reason: Mapping[str, int]  # most frequent first
+    suggested_fixes: int  # rows listed in suggested_fixes.csv (rejected, with a suggestion)
+    suggestions_applied: int  # rows run with their suggestion (--accept-suggestions)
     api: ApiCounts
     inputs_skipped: tuple[str, ...]  # drop-folder files an earlier run took
     carried_over: int  # rows of earlier runs this run advanced
@@ -81,6 +84,8 @@ def build_summary(
         blank_rows_skipped=sum(lf.blank_rows for lf in loaded),
         by_status=by_status,
         by_reason=_count(rows["reason_code"]),
+        suggested_fixes=int(fixable(rows).sum()),
+        suggestions_applied=_count_warning(rows, None, Warn.SUGGESTION_APPLIED),
         api=api,
         inputs_skipped=tuple(inputs_skipped),
         carried_over=0 if carried is None else len(carried),
@@ -107,12 +112,14 @@ def _count(series: pd.Series) -> dict[str, int]:
 
 
 def _count_stale(rows: pd.DataFrame, carried: pd.DataFrame | None) -> int:
+    return _count_warning(rows, carried, Warn.PENDING_STALE)
+
+
+def _count_warning(rows: pd.DataFrame, carried: pd.DataFrame | None, warning: Warn) -> int:
     total = 0
     for frame in (rows, carried):
         if frame is not None and len(frame):
-            total += int(
-                frame["warnings"].str.contains(Warn.PENDING_STALE.value, regex=False).sum()
-            )
+            total += int(frame["warnings"].str.contains(warning.value, regex=False).sum())
     return total
 
 

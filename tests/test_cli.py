@@ -410,7 +410,7 @@ def test_dry_run_of_the_example_writes_the_report_folder(tmp_path: Path) -> None
     assert result.code == ExitCode.OK, result.stderr
     (run_dir,) = run_dirs(output)
     assert RUN_ID.match(run_dir.name)
-    assert {p.name for p in run_dir.iterdir()} == REPORT_FILES
+    assert {p.name for p in run_dir.iterdir()} == REPORT_FILES | {"suggested_fixes.csv"}
     # stderr: the one outcome line, naming the run and the report
     assert len(result.lines) == 1, result.stderr
     outcome = OUTCOME.match(result.lines[0])

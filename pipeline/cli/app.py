@@ -165,6 +165,13 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="words or phrases to allow despite the built-in lists, one a line",
     )
+    rules.add_argument(
+        "--accept-suggestions",
+        action="store_true",
+        default=None,
+        help="run names rejected as too long or for their characters with their suggestion "
+        "(warning suggestion_applied) instead of rejecting them",
+    )
     mail = p.add_argument_group("email and reporting")
     mail.add_argument(
         "--email-to",

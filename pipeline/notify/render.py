@@ -60,6 +60,8 @@ class Facts:
     facts: list[tuple[str, str]] = field(default_factory=list)  # (label, value) about the run
     attachment_note: str = ""
     run_dir: str = ""
+    suggested_fixes: int = 0  # rows in the run folder's suggested_fixes.csv
+    suggestions_applied: int = 0  # rows run with their suggestion (--accept-suggestions)
 
     def count(self, status: str) -> int:
         return dict(self.counts).get(status, 0)
@@ -84,6 +86,18 @@ class Facts:
             out.append(f"{pending:,} rows wait for Flowroute's review; a later run finishes them.")
         if rejected := self.count("rejected"):
             out.append(f"{rejected:,} rows were rejected; the reasons below say what to change.")
+        if fixes := self.suggested_fixes:
+            path = f"{self.run_dir}/suggested_fixes.csv" if self.run_dir else "suggested_fixes.csv"
+            out.append(
+                f"{_rows(fixes)} with a name too long or with characters caller ID cannot show "
+                f"{'has' if fixes == 1 else 'have'} a suggested name in {path}: review it, "
+                f"then run: cnam-batch run {path}"
+            )
+        if applied := self.suggestions_applied:
+            out.append(
+                f"{_rows(applied)} ran with the suggested name (--accept-suggestions; "
+                "warning suggestion_applied, the name typed is in input_name)."
+            )
         return out
 
     @property
@@ -133,6 +147,8 @@ def facts_from(
         facts=_run_facts(summary),
         attachment_note=attachment_note,
         run_dir=str(run_dir),
+        suggested_fixes=summary.suggested_fixes,
+        suggestions_applied=summary.suggestions_applied,
     )
 
 

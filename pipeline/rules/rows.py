@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from pipeline.input.frame import LoadedFile
-from pipeline.model import REPORT_COLUMNS, Status
+from pipeline.model import FIXABLE_REASONS, REPORT_COLUMNS, Status, Warn
 from pipeline.rules.normalize import TOLL_FREE_AREA_CODES, normalize_name, normalize_number
 from pipeline.rules.plan import apply_batch_rules
-from pipeline.rules.validate import NameRules
+from pipeline.rules.validate import NameResult, NameRules
 
 INTERNAL_COLUMNS = ("content_hash", "pending_since")
 
@@ -81,16 +81,45 @@ def empty_rows() -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def build_rows(loaded: Sequence[LoadedFile], rules: NameRules) -> pd.DataFrame:
+def build_rows(
+    loaded: Sequence[LoadedFile], rules: NameRules, *, accept_suggestions: bool = False
+) -> pd.DataFrame:
     with _gc_paused():
-        return _build_rows(loaded, rules)
+        return _build_rows(loaded, rules, accept_suggestions)
 
 
-def _build_rows(loaded: Sequence[LoadedFile], rules: NameRules) -> pd.DataFrame:
+def fixable(frame: pd.DataFrame) -> np.ndarray:
+    """Which rows suggested_fixes.csv lists: rejected for a name a rewrite fixes (too long, bad
+    characters), with a suggestion to run instead."""
+    if not len(frame):
+        return np.zeros(0, dtype=bool)
+    return (
+        (frame["status"].to_numpy(dtype=object) == Status.REJECTED.value)
+        & frame["reason_code"].isin(FIXABLE_REASONS).to_numpy()
+        & (frame["suggestion"].to_numpy(dtype=object) != "")
+    )
+
+
+def _accept(rules: NameRules, name: str, result: NameResult) -> tuple[str, NameResult]:
+    """--accept-suggestions: a fixable name becomes its suggestion, which passes every rule; the
+    row keeps the suggestion's own warnings, after `suggestion_applied`."""
+    if result.reason_code is None or result.reason_code.value not in FIXABLE_REASONS:
+        return name, result
+    if not result.suggestion:
+        return name, result
+    used = rules.check(result.suggestion)
+    return result.suggestion, NameResult(None, "", "", (Warn.SUGGESTION_APPLIED, *used.warnings))
+
+
+def _build_rows(
+    loaded: Sequence[LoadedFile], rules: NameRules, accept_suggestions: bool
+) -> pd.DataFrame:
     """One row per non-blank input row, in input order, with REPORT_COLUMNS and a stable `key`.
 
     Rows that a rule rejects get status `rejected`; rows still open have an empty status, to be
-    filled by the dry-run plan or the real run.
+    filled by the dry-run plan or the real run. With `accept_suggestions`, a name rejected as
+    too long or for its characters is replaced by its suggestion (the `name` column; `input_name`
+    keeps what was typed) and the row warns `suggestion_applied`.
     """
     parts = []
     for lf in loaded:
@@ -124,7 +153,12 @@ def _build_rows(loaded: Sequence[LoadedFile], rules: NameRules) -> pd.DataFrame:
         np.asarray(normalized, dtype=object)[raw_codes] if n else np.empty(0, dtype=object)
     )
     name_results = [rules.check(str(nm)) for nm in name_uniques]
-    name = np.asarray(name_uniques, dtype=object)[name_codes]
+    used = list(name_uniques)
+    if accept_suggestions:
+        for i, result in enumerate(name_results):
+            if result.reason_code is not None:
+                used[i], name_results[i] = _accept(rules, used[i], result)
+    name = np.asarray(used, dtype=object)[name_codes]
     name_reason_code = _spread(
         [r.reason_code.value if r.reason_code else "" for r in name_results], name_codes
     )

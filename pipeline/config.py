@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ class Settings:
     concurrency: int = 4
     wait_approval: float = 0.0
     request_timeout: float = 30.0
+    max_runtime: float | None = None  # seconds (--max-runtime DURATION: 90s, 30m, 2h)
+    outage_budget: float = 120.0  # seconds of failure on every call before a run gives up
     association_path: str = "cnams"
     sheet: str | None = None
     number_column: str | None = None
@@ -113,10 +116,30 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d)?\s*$", re.I)
+_UNIT_SECONDS = {"s": 1, "sec": 1, "secs": 1, "m": 60, "min": 60, "mins": 60, "h": 3600, "hr": 3600,
+                 "hrs": 3600, "d": 86400}  # fmt: skip
+
+
+def parse_duration(text: object) -> float:
+    """Seconds from `90s`, `30m`, `2h`, `1d` or a plain number of seconds; ValueError otherwise."""
+    if isinstance(text, bool):
+        raise ValueError("expected a duration such as 90s, 30m or 2h")
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(f"{text!r} is not a duration; write e.g. 90s, 30m or 2h")
+    seconds = float(match.group(1)) * _UNIT_SECONDS[(match.group(2) or "s").lower()]
+    if seconds <= 0:
+        raise ValueError("a duration must be above 0")
+    return seconds
+
+
 def _coerce(name: str, value: Any, where: str) -> Any:
     """Turn a raw value from TOML or the environment into the field's type, or say what is wrong."""
     kind = _FIELD_TYPES[name]
     try:
+        if name == "max_runtime":
+            return None if value in (None, "") else parse_duration(value)
         if kind == "bool":
             if isinstance(value, bool):
                 return value
@@ -233,8 +256,11 @@ class NumberRule:
     above: bool = False
     whole: bool = False
     words: tuple[str, ...] = ()
+    optional: bool = False  # None (unset) is allowed
 
     def allows(self, value: object) -> bool:
+        if value is None:
+            return self.optional
         if isinstance(value, str):
             return value in self.words
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -263,6 +289,8 @@ NUMBER_RULES: dict[str, NumberRule] = {
     "concurrency": NumberRule(1, 64, "requests in flight", whole=True),
     "wait_approval": NumberRule(0, 7 * 86400, "seconds"),
     "request_timeout": NumberRule(0, 3600, "seconds", above=True),
+    "max_runtime": NumberRule(0, 30 * 86400, "seconds", above=True, optional=True),
+    "outage_budget": NumberRule(0, 86400, "seconds", above=True),
     "stale_after": NumberRule(0, 3650, "days"),
     "give_up_after": NumberRule(0, 1000, "runs (0: never give up)", whole=True),
     "email_max_mb": NumberRule(0, 10_000, "MB", above=True),

@@ -95,3 +95,9 @@ class EmailError(CnamBatchError):
     """The report could not be emailed after retries (the report is on disk)."""
 
     exit_code = ExitCode.EMAIL_FAILED
+
+
+class RuntimeLimitError(CnamBatchError):
+    """--max-runtime passed: no new API call was started; unfinished rows wait for the next run."""
+
+    exit_code = ExitCode.ROWS_FAILED

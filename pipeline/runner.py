@@ -194,6 +194,10 @@ def _start(settings: Settings, env: Environment, stack: ExitStack, started: date
     if not settings.dry_run:
         from pipeline.journal.store import Journal
 
+        if not settings.sandbox:  # a bad --api-url never reaches the journal (bound to it)
+            from pipeline.api.urls import normalize_base_url
+
+            normalize_base_url(settings.api_url)
         settings.state.parent.mkdir(parents=True, exist_ok=True)
         journal = Journal(settings.state)
         journal.open()

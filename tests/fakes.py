@@ -174,6 +174,15 @@ class FakeFlowroute:
 
         return self._call("get_cnam", (cnam_id,), body)
 
+    def get_cnam_numbers(self, cnam_id: str) -> tuple[CnamRecord, list[str]]:
+        def body() -> tuple[CnamRecord, list[str]]:
+            rec = self.account.records.get(cnam_id)
+            if rec is None:
+                raise NotFoundError(404, "Not Found", "CNAM record not found", method="GET")
+            return rec, sorted(n for n, c in self.account.presets.items() if c == cnam_id)
+
+        return self._call("get_cnam_numbers", (cnam_id,), body)
+
     def create_cnam(self, value: str) -> CnamRecord:
         def body() -> CnamRecord:
             existing = self.by_value(value)

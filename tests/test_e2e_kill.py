@@ -131,12 +131,14 @@ def test_kill_9_during_associations_then_rerun_finishes_every_row(server, clock,
     assert account_values(server) == sorted(NAMES)
     for number, name in zip(NUMBERS, NAMES, strict=True):
         assert preset_of(server, f"1{number}") == name
-    # A PATCH in flight when the child died is sent again (its intent was journaled and the
-    # association is idempotent); at most the concurrency's worth (4) of numbers see it twice.
+    # A PATCH in flight when the child died (an intent without a result in the journal) is
+    # resolved by reading the record's numbers before sending: no number is associated twice.
     resent = [n for n, count in patches_per_number(server.log).items() if count > 1]
-    assert len(resent) <= 4
-    assert max(patches_per_number(server.log).values()) <= 2
-    print(f"child sent {by_child} PATCHes before SIGKILL; re-sent after rerun: {len(resent)}")
+    assert resent == []
+    assert set(patches_per_number(server.log).values()) == {1}
+    reads = [e for e in rerun.log if e.method == "GET" and e.path.startswith("/v2/cnams/")]
+    print(f"child sent {by_child} PATCHes before SIGKILL; rerun: {len(patches(rerun.log))} "
+          f"PATCHes, {len(reads)} record reads, re-sent: {len(resent)}")  # fmt: skip
 
 
 def test_second_run_on_a_locked_journal_exits_4_with_one_line(server, source, tmp_path):

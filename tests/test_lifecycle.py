@@ -12,11 +12,12 @@ import pytest
 from fakes import Crash, FakeAccount, FakeClock, FakeFlowroute
 
 from pipeline.api.types import AmbiguousWriteError, NotFoundError, ServerError, TransportError
-from pipeline.errors import ApiUnreachableError, CredentialsError
+from pipeline.errors import ApiUnreachableError, CredentialsError, RuntimeLimitError
 from pipeline.journal.store import Journal
 from pipeline.journal.types import WorkItem
-from pipeline.lifecycle.engine import POLL_INTERVAL, run_lifecycle
+from pipeline.lifecycle.engine import run_lifecycle
 from pipeline.lifecycle.outcomes import LifecycleResult
+from pipeline.lifecycle.polling import POLL_FIRST, POLL_MAX
 from pipeline.model import Reason, Status
 
 N1, N2, N3, N4 = "12065550101", "12065550102", "12065550103", "12065550104"
@@ -243,8 +244,9 @@ def test_wait_approval_polls_and_associates_in_the_same_run(state, clock):
     result = run(client, state, "r1", batch((N1, "ACME")), clock, wait_approval=60)
 
     assert statuses(result) == [Status.ASSOCIATED]
-    assert clock.sleeps == [POLL_INTERVAL] * 3  # decided at 12 s: seen at the third poll
-    assert client.count("get_cnam") == 3  # one pending record: GET by id beats a listing
+    # The first poll 1 s after the create, then backing off: decided at 12 s, seen at 15 s.
+    assert clock.sleeps == [POLL_FIRST, 2.0, 4.0, 8.0]
+    assert client.count("get_cnam") == 4  # one pending record: GET by id beats a listing
 
 
 def test_wait_approval_gives_up_at_the_deadline(state, clock):
@@ -254,7 +256,8 @@ def test_wait_approval_gives_up_at_the_deadline(state, clock):
 
     assert statuses(result) == [Status.PENDING_APPROVAL]
     assert sum(clock.sleeps) == 12
-    assert max(clock.sleeps) <= POLL_INTERVAL
+    assert clock.sleeps == [1.0, 2.0, 4.0, 5.0]  # backing off, the last wait cut to the deadline
+    assert max(clock.sleeps) <= POLL_MAX
 
 
 def test_polling_many_pending_records_lists_the_account_instead(state, clock):
@@ -266,8 +269,8 @@ def test_polling_many_pending_records_lists_the_account_instead(state, clock):
 
     assert set(statuses(result)) == {Status.ASSOCIATED}
     assert client.count("get_cnam") == 0
-    assert clock.sleeps == [POLL_INTERVAL, POLL_INTERVAL]
-    assert client.count("list_cnams") == 1 + 2 * 2  # reconcile (empty), then 2 polls of 2 pages
+    assert clock.sleeps == [1.0, 2.0, 4.0]  # decided at 7 s
+    assert client.count("list_cnams") == 1 + 3 * 2  # reconcile (empty), then 3 polls of 2 pages
 
 
 # ---------------------------------------------------------------------------- carried over
@@ -431,19 +434,22 @@ def test_kill_9_after_create_commit_then_rerun(state, tmp_path, clock):
     assert client.count("create_cnam") == 0 and len(client.account.records) == 1
 
 
-@pytest.mark.parametrize("fatal", [CredentialsError, ApiUnreachableError])
-def test_fatal_errors_propagate_after_journaling_what_was_done(state, clock, fatal):
+@pytest.mark.parametrize("fatal", [CredentialsError, ApiUnreachableError, RuntimeLimitError])
+def test_fatal_errors_end_the_pass_keeping_every_decision_made(state, clock, fatal):
     client = FakeFlowroute(numbers=[N1, N2], clock=clock)
     client.add_record("ACME", "approved")
     client.fail("associate", lambda: fatal("the API refused"), match=lambda a: a[0] == N2)
     items = batch((N1, "ACME"), (N2, "ACME"))
 
-    with pytest.raises(fatal):
-        run(client, state, "r1", items, clock, concurrency=1)
+    stopped = run(client, state, "r1", items, clock, concurrency=1)
     with Journal(state) as journal:
         kept = {r.item.key: r.state.state for r in journal.rows_in_states(["associated", "new"])}
     result = run(client, state, "r2", items, clock)
 
+    assert isinstance(stopped.fatal, fatal)
+    # The row done before the stop stays associated; the other says why and stays open.
+    assert statuses(stopped) == [Status.ASSOCIATED, Status.FAILED]
+    assert stopped.outcomes["h1:3"].reason.endswith("the next run retries it")
     assert kept == {"h1:2": "associated", "h1:3": "new"}
     assert statuses(result) == [Status.ASSOCIATED] * 2
     assert client.count("associate") == 3  # N1 once, N2 twice (refused, then done)

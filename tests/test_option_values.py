@@ -188,4 +188,10 @@ def test_sandbox_command_checks_its_numbers(argv, fragment):
 
 
 def test_sandbox_rules_cover_its_numeric_options():
-    assert set(SANDBOX_RULES) == {"--port", "--approve-after", "--rate-limit"}
+    assert set(SANDBOX_RULES) == {
+        "--port",
+        "--approve-after",
+        "--rate-limit",
+        "--outage-after",
+        "--outage-for",
+    }

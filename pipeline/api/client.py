@@ -27,6 +27,7 @@ from urllib.parse import quote, urljoin
 import requests
 
 from pipeline import __version__
+from pipeline.api.outage import OutageGuard
 from pipeline.api.parse import (
     CREDENTIALS_HINT,
     clip,
@@ -37,7 +38,7 @@ from pipeline.api.parse import (
     transport_detail,
 )
 from pipeline.api.ratelimit import RateLimiter
-from pipeline.api.retry import build_retrying
+from pipeline.api.retry import build_retrying, should_retry
 from pipeline.api.types import (
     AmbiguousWriteError,
     ApiError,
@@ -68,6 +69,7 @@ log = logging.getLogger(__name__)
 ACCEPT = "application/vnd.api+json, application/json"
 USER_AGENT = f"cnam-batch/{__version__}"
 CONNECT_TIMEOUT_MAX = 10.0
+PROBE_TIMEOUT = (5.0, 15.0)  # the first request: nothing answering must not take minutes to tell
 ASSOCIATION_PATHS = ("cnams", "cnam")  # documented plural (default) / the SDKs' singular
 
 
@@ -88,6 +90,7 @@ class FlowrouteClient:
         sleep: Callable[[float], object] = time.sleep,
         stats: ApiStats | None = None,
         jitter: Callable[[], float] | None = None,
+        guard: OutageGuard | None = None,
     ) -> None:
         self.base_url = normalize_base_url(base_url)
         if not access_key or not secret_key:
@@ -112,6 +115,7 @@ class FlowrouteClient:
         self.stats = stats if stats is not None else ApiStats()
         self._sleep = sleep
         self._jitter = jitter if jitter is not None else random.Random().random
+        self.guard = guard
 
     def __repr__(self) -> str:
         return f"FlowrouteClient(base_url={self.base_url!r}, credentials=***)"
@@ -154,9 +158,24 @@ class FlowrouteClient:
 
     def get_cnam(self, cnam_id: str) -> CnamRecord:
         """One record by id; NotFoundError when the account has no such record."""
+        return self.get_cnam_numbers(cnam_id)[0]
+
+    def get_cnam_numbers(self, cnam_id: str) -> tuple[CnamRecord, list[str]]:
+        """One record by id and the numbers that carry it (`relationships.numbers`, §1.3; absent
+        when it is on none). NotFoundError when the account has no such record."""
         path = f"{API_PREFIX}/cnams/{quote(str(cnam_id), safe='')}"
         response = self._call("GET", path)
-        return self._parse(response, "GET", path, lambda body: cnam_from(body.get("data")))
+
+        def extract(body: Mapping[str, Any]) -> tuple[CnamRecord, list[str]]:
+            data = body.get("data")
+            record = cnam_from(data)  # raises unless `data` is an object with an id
+            assert isinstance(data, Mapping)
+            related = ((data.get("relationships") or {}).get("numbers") or {}).get("data") or []
+            if not isinstance(related, list):
+                raise ValueError("`relationships.numbers.data` is not a list")
+            return record, [str(n["id"]) for n in related if isinstance(n, Mapping) and n.get("id")]
+
+        return self._parse(response, "GET", path, extract)  # type: ignore[no-any-return]
 
     def create_cnam(self, value: str) -> CnamRecord:
         """Create a record for `value`; never sends the same create twice blindly.
@@ -256,8 +275,9 @@ class FlowrouteClient:
         ApiUnreachableError when the API cannot be reached or keeps failing."""
         path = f"{API_PREFIX}/cnams"
         url = f"{self.base_url}{path}"
+        probe = (min(self.timeout[0], PROBE_TIMEOUT[0]), min(self.timeout[1], PROBE_TIMEOUT[1]))
         try:
-            self._call("GET", path, params={"limit": "1"})
+            self._call("GET", path, params={"limit": "1"}, timeout=probe)
         except TransportError as exc:
             raise ApiUnreachableError(
                 f"cannot reach the Flowroute API at {url} ({exc.detail or exc.title}) after "
@@ -309,7 +329,11 @@ class FlowrouteClient:
 
     def _retrying(self) -> Any:
         """A fresh retry policy per call (tenacity objects keep per-call state)."""
-        return build_retrying(self._sleep, self.max_attempts, stats=self.stats, jitter=self._jitter)
+        return build_retrying(self._wait, self.max_attempts, stats=self.stats, jitter=self._jitter)
+
+    def _wait(self, seconds: float) -> None:
+        """A retry's wait, cut short when the outage budget or the deadline runs out first."""
+        self._sleep(self.guard.cap_wait(seconds) if self.guard is not None else seconds)
 
     def _call(
         self,
@@ -319,10 +343,11 @@ class FlowrouteClient:
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
         ok: tuple[int, ...] = (200,),
+        timeout: tuple[float, float] | None = None,
     ) -> requests.Response:
         """`_send` under the retry policy (only for requests that are safe to repeat)."""
         return self._retrying()(
-            self._send, method, target, params=params, json_body=json_body, ok=ok
+            self._send, method, target, params=params, json_body=json_body, ok=ok, timeout=timeout
         )
 
     def _send(
@@ -333,14 +358,21 @@ class FlowrouteClient:
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
         ok: tuple[int, ...] = (200,),
+        timeout: tuple[float, float] | None = None,
     ) -> requests.Response:
-        """Exactly one HTTP request: limiter slot, auth, timeout, headers, error mapping."""
+        """Exactly one HTTP request: limiter slot, auth, timeout, headers, error mapping.
+
+        The outage guard, when there is one, may refuse to send (outage, deadline) or turn a
+        failure into the end of the run (see outage.py)."""
         shown = self._host.display(target, params)
+        timeout = timeout or self.timeout
         headers = {"Accept": ACCEPT, "User-Agent": USER_AGENT}
         if json_body is not None:
             headers["Content-Type"] = "application/json"
         if self.limiter is not None:
             self.limiter.acquire()
+        if self.guard is not None:
+            self.guard.before_send()
         self.stats.bump("requests")
         try:
             response = self.session.request(
@@ -350,17 +382,18 @@ class FlowrouteClient:
                 json=json_body,
                 headers=headers,
                 auth=self._auth,
-                timeout=self.timeout,
+                timeout=timeout,
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
+            detail = self._scrub(transport_detail(exc, timeout))
+            if self.guard is not None:
+                self.guard.failure(detail, transport=True, retryable=should_retry(exc))
             raise TransportError(
-                0,
-                title=type(exc).__name__,
-                detail=self._scrub(transport_detail(exc, self.timeout)),
-                method=method,
-                path=shown,
+                0, title=type(exc).__name__, detail=detail, method=method, path=shown
             ) from exc
+        if self.guard is not None:
+            self.guard.answer(response.status_code)
         if response.status_code in ok:
             return response
         err = error_from_response(

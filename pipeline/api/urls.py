@@ -28,12 +28,15 @@ NUMBERS_PAGE_MAX = 200  # the numbers endpoint's documented maximum `limit`
 def normalize_base_url(url: str) -> str:
     """`scheme://host[:port][/prefix]` without a trailing slash; ConfigError when unsafe or bad.
 
+    One spelling per address (scheme and host lowercased, a default port dropped), so the journal,
+    which is bound to the URL, compares like with like.
+
     Plain http would send the keys in clear text, so it is allowed only for a loopback host (the
     sandbox). A trailing `/v2` is dropped because the client appends `/v2/...` itself.
     """
     text = (url or "").strip()
     parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ConfigError(
             f'API URL "{text}" is not an http(s) address; use e.g. https://api.flowroute.com'
         )
@@ -46,15 +49,27 @@ def normalize_base_url(url: str) -> str:
             f'API URL "{parts.scheme}://{parts.netloc}{parts.path}" must not have a ?query '
             "or #fragment"
         )
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+    if parts.scheme.lower() == "http" and not is_loopback(parts.hostname):
         raise ConfigError(
             f'API URL "{text}" uses plain http, which would send the API keys unencrypted; '
             "use https:// (http is allowed only for 127.0.0.1, localhost or ::1)"
         )
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(
+            f'API URL "{text}" has an invalid port; use e.g. https://host:8443'
+        ) from None
+    scheme = parts.scheme.lower()
+    host = parts.hostname  # lowercased by urlsplit
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != {"http": 80, "https": 443}[scheme]:
+        host = f"{host}:{port}"
     path = parts.path.rstrip("/")
     if path.endswith(API_PREFIX):
         path = path[: -len(API_PREFIX)].rstrip("/")
-    return f"{parts.scheme}://{parts.netloc}{path}"
+    return f"{scheme}://{host}{path}"
 
 
 def make_session(pool_maxsize: int = 16) -> requests.Session:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pipeline import __version__
-from pipeline.config import Settings, resolve_settings
+from pipeline.config import Settings, parse_duration, resolve_settings
 from pipeline.environment import Environment
 from pipeline.errors import CnamBatchError, ExitCode, UsageError
 from pipeline.redact import redact
@@ -50,6 +50,13 @@ examples:
 exit codes: 0 done (rejected/pending rows are normal), 1 some rows failed (retried next run),
 2 usage or input error (nothing sent), 3 credentials refused or API unreachable, 4 another run holds
 the state file's lock, 5 report written but the email could not be sent, 130 interrupted."""
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -135,6 +142,19 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         "--association-path",
         choices=("cnams", "cnam"),
         help="association path form: documented 'cnams' (default) or the SDKs' 'cnam'",
+    )
+    api.add_argument(
+        "--max-runtime",
+        type=_duration,
+        metavar="DURATION",
+        help="at this deadline (90s, 30m, 2h) no new API call starts; the report is written and "
+        "unfinished rows wait for the next run (exit 1) (default: none)",
+    )
+    api.add_argument(
+        "--outage-budget",
+        type=float,
+        metavar="SECONDS",
+        help="give up (exit 3) when every API call failed for this long (default: 120)",
     )
     api.add_argument(
         "--request-timeout",
@@ -294,6 +314,25 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE",
         help="keep the sandbox's records in this JSON file (default: memory only)",
+    )
+    sandbox.add_argument(
+        "--outage-after",
+        type=int,
+        metavar="N",
+        help="an outage: serve the first N requests, then fail every later one (see --outage-mode)",
+    )
+    sandbox.add_argument(
+        "--outage-mode",
+        choices=("500", "503", "drop", "401"),
+        default="503",
+        help="how requests fail in the outage: 500, 503 (default), drop the connection, or 401 "
+        "(the keys were revoked)",
+    )
+    sandbox.add_argument(
+        "--outage-for",
+        type=float,
+        metavar="S",
+        help="the outage ends after S seconds (default: it lasts until the sandbox stops)",
     )
     return parser
 

@@ -13,19 +13,31 @@ SANDBOX_RULES: dict[str, NumberRule] = {
     "--port": NumberRule(0, 65535, whole=True),
     "--approve-after": NumberRule(0, 7 * 86400, "seconds"),
     "--rate-limit": NumberRule(0.01, 1000, "requests per second"),
+    "--outage-after": NumberRule(0, 10**9, "requests", whole=True),
+    "--outage-for": NumberRule(0, 7 * 86400, "seconds", above=True),
 }
 
 
 def serve_command(args: argparse.Namespace, env: Environment) -> int:
+    from pipeline.sandbox.control import OutageConfig
     from pipeline.sandbox.server import SandboxConfig, load_numbers_file, serve
 
     for option, value in (
         ("--port", args.port),
         ("--approve-after", args.approve_after),
         ("--rate-limit", args.rate_limit),
+        ("--outage-after", args.outage_after),
+        ("--outage-for", args.outage_for),
     ):
         if value is not None:
             check_number(option, value, SANDBOX_RULES[option])
+    outage = None
+    if args.outage_after is not None or args.outage_for is not None:
+        outage = OutageConfig(
+            after_requests=args.outage_after if args.outage_after is not None else 0,
+            mode=args.outage_mode,
+            duration=args.outage_for,
+        )
     config = SandboxConfig(
         access_key=env.environ.get("FR_ACCESS_KEY") or None,
         secret_key=env.environ.get("FR_SECRET_KEY") or None,
@@ -33,6 +45,7 @@ def serve_command(args: argparse.Namespace, env: Environment) -> int:
         approve_after=args.approve_after,
         rate_limit=args.rate_limit,
         state_file=args.state_file,
+        outage=outage,
     )
     serve(config, args.port, out=env.stdout)  # returns on Ctrl-C
     return int(ExitCode.OK)

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.api.types import CnamRecord, RecordState, value_key
+from pipeline.api.urls import normalize_base_url
 from pipeline.errors import ConfigError
 from pipeline.journal.file import (
     ROW_SELECT,
@@ -61,6 +62,16 @@ _CHUNK = 900  # values per IN (...) query, below every SQLite build's variable l
 def _chunks(values: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def _same_api(api: str) -> str:
+    """One spelling per API (journals written before normalization hold the URL as typed)."""
+    if api == "sandbox":
+        return api
+    try:
+        return normalize_base_url(api)
+    except ConfigError:
+        return api
 
 
 class Journal:
@@ -168,10 +179,12 @@ class Journal:
         """Tie the journal to one API (and account key). A journal used with another API is
         refused: its "associated" rows would be false there. A different key on the same API is
         allowed (keys get rotated) but returned, so the caller can warn. `api` is a base URL or
-        "sandbox"; `key_fingerprint` is a one-way hash, never the key."""
+        "sandbox"; `key_fingerprint` is a one-way hash, never the key. URLs are compared (and
+        stored) normalized: `HTTPS://API.flowroute.com/v2/` is `https://api.flowroute.com`."""
+        api = _same_api(api)
         with self._tx() as db:
             found = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('api', 'key')"))
-            if "api" in found and found["api"] != api:
+            if "api" in found and _same_api(found["api"]) != api:
                 raise ConfigError(
                     f"{self.path} holds the work of {found['api']}, not {api}; "
                     "use another --state for this API"

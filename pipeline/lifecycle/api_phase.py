@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 
 from pipeline.api.client import FlowrouteClient
+from pipeline.api.outage import OutageGuard
 from pipeline.api.ratelimit import RateLimiter
 from pipeline.api.types import ApiCounts, ApiStats
-from pipeline.api.urls import make_session
+from pipeline.api.urls import make_session, normalize_base_url
 from pipeline.config import Settings
 from pipeline.environment import Environment
 from pipeline.errors import ApiUnreachableError, CnamBatchError, CredentialsError
@@ -66,7 +67,12 @@ def _endpoint(settings: Settings, stack: ExitStack, state_path: Path) -> tuple[s
 
 
 def build_client(
-    settings: Settings, base_url: str, access_key: str, secret_key: str, env: Environment
+    settings: Settings,
+    base_url: str,
+    access_key: str,
+    secret_key: str,
+    env: Environment,
+    guard: OutageGuard | None = None,
 ) -> tuple[FlowrouteClient, ApiStats]:
     session = make_session(pool_maxsize=max(settings.concurrency, 4) + 2)
     stats = ApiStats()
@@ -81,8 +87,23 @@ def build_client(
         association_path=settings.association_path,
         sleep=env.sleep,
         stats=stats,
+        guard=guard,
     )
     return client, stats
+
+
+def build_guard(settings: Settings, base_url: str, env: Environment) -> OutageGuard:
+    """The run's outage breaker and --max-runtime deadline (counted from the API phase's start)."""
+    deadline = None
+    if settings.max_runtime is not None:
+        deadline = env.monotonic() + settings.max_runtime
+    return OutageGuard(
+        normalize_base_url(base_url),
+        budget=settings.outage_budget,
+        deadline=deadline,
+        max_runtime=settings.max_runtime,
+        clock=env.monotonic,
+    )
 
 
 def row_keys(rows: pd.DataFrame) -> list[str]:
@@ -217,7 +238,17 @@ def run_api_phase(
     state_path: Path,
 ) -> ApiPhaseOutcome:
     base_url, access_key, secret_key = _endpoint(settings, stack, state_path)
-    api = "sandbox" if settings.sandbox else base_url.rstrip("/")
+    guard = build_guard(settings, base_url, env)
+    client, stats = build_client(settings, base_url, access_key, secret_key, env, guard)
+    try:
+        # One small request first: a wrong URL, a dead network or refused keys end the run here,
+        # within seconds, and before the journal is bound to this API.
+        client.check_credentials()
+    except (CredentialsError, ApiUnreachableError) as exc:
+        log.error("%s", exc, extra={"file_only": True})
+        fail_open_rows(rows, exc)
+        return ApiPhaseOutcome(carried_over=None, api=stats.snapshot(), fatal=exc)
+    api = "sandbox" if settings.sandbox else client.base_url
     fingerprint = hashlib.sha256(f"cnam-batch:{access_key}".encode()).hexdigest()[:16]
     if journal.bind_api(api, "sandbox" if settings.sandbox else fingerprint):
         log.warning(
@@ -225,7 +256,6 @@ def run_api_phase(
             "Flowroute account, give it its own --state",
             state_path,
         )
-    client, stats = build_client(settings, base_url, access_key, secret_key, env)
     items = work_items(rows)
     log.info(
         "API phase: %d rows to work on at %s (rate limit %g/s, concurrency %d)",
@@ -243,8 +273,6 @@ def run_api_phase(
     gc.collect()
     gc.freeze()
     try:
-        # No separate credentials probe: the lifecycle's first request (the account listing) is
-        # sent alone before any fan-out, and a 401/403 there ends the run at once.
         result = run_lifecycle(
             client,
             journal,
@@ -257,15 +285,14 @@ def run_api_phase(
             progress=progress,
             give_up_after=settings.give_up_after,
             retry_failed=settings.retry_failed,
+            time_left=guard.time_left,
         )
-    except (CredentialsError, ApiUnreachableError) as exc:
-        log.error("%s", exc, extra={"file_only": True})
-        fatal = exc
-        fail_open_rows(rows, exc)
-    else:
         now = env.now().astimezone(UTC)
         apply_outcomes(rows, result.outcomes, now, settings.stale_after)
         carried = carried_frame(result.carried_over, now, settings.stale_after)
+        if result.fatal is not None:
+            log.error("%s", result.fatal, extra={"file_only": True})
+            fatal = result.fatal
     finally:
         gc.unfreeze()
         if progress is not None:  # before the outcome line, so that starts on a clean line

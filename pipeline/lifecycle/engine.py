@@ -17,7 +17,6 @@ are in lifecycle_outcomes.py; the bounded fan-out of calls over the workers in l
 
 from __future__ import annotations
 
-import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -36,14 +35,14 @@ from pipeline.api.types import (
     preferred,
     value_key,
 )
+from pipeline.errors import CnamBatchError
 from pipeline.journal.store import Journal
-from pipeline.journal.types import GAVE_UP, RowState, WorkItem, from_text
+from pipeline.journal.types import GAVE_UP, JournalAssociation, RowState, WorkItem
 from pipeline.lifecycle.fanout import Fail, fan_out
 from pipeline.lifecycle.outcomes import Ledger, LifecycleResult, Row, gave_up_reason
+from pipeline.lifecycle.polling import fetch_pending, poll_waits
+from pipeline.lifecycle.presets import read_presets
 from pipeline.model import Reason, Status
-
-POLL_INTERVAL = 5.0  # seconds between polls of pending records while --wait-approval runs
-PAGE_SIZE = 200  # the API's page size for listings
 
 Progress = Callable[[int, int, str], None]
 T = TypeVar("T")
@@ -62,23 +61,28 @@ def run_lifecycle(
     progress: Progress | None = None,
     give_up_after: int = 0,
     retry_failed: bool = False,
+    time_left: Callable[[], float | None] = lambda: None,
 ) -> LifecycleResult:
     """Advance `items` (each number at most once) and the journal's open rows of earlier runs.
 
-    CredentialsError and ApiUnreachableError propagate (exit 3) once the journal holds what was
-    done; every other API error becomes the affected rows' `failed` status. A row that ends failed
-    in `give_up_after` runs in a row (0: never) is given up: reported failed, no longer sent,
-    unless `retry_failed`.
+    What stops the run early (CredentialsError, ApiUnreachableError: exit 3; RuntimeLimitError)
+    is returned as `fatal` once the journal holds every decision made; the rows it left undone
+    get an outcome saying so (not journaled: they stay open for the next run). Every other API
+    error becomes the affected rows' `failed` status. A row that ends failed in `give_up_after`
+    runs in a row (0: never) is given up: reported failed, no longer sent, unless
+    `retry_failed`. `time_left()` (seconds, None: no limit) bounds the wait for approval.
     """
     stats = getattr(client, "stats", None)
     with ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="cnam-api") as pool:
         run = _Run(client, journal, run_id, pool, max(1, concurrency), clock, sleep, progress)
         run.give_up_after, run.retry_failed = give_up_after, retry_failed
+        run.time_left = time_left
         run.execute(items, wait_approval)
     return LifecycleResult(
         outcomes={it.key: run.ledger.outcomes[it.key] for it in items},
         carried_over=[(r.item, run.ledger.outcomes[r.item.key]) for r in run.carried],
         stats=stats if isinstance(stats, ApiStats) else ApiStats(),
+        fatal=run.fatal,
     )
 
 
@@ -101,6 +105,9 @@ class _Run:
     account_size: int = 0  # records on the account: decides how to poll
     give_up_after: int = 0  # runs in a row a row may fail before it is given up (0: never)
     retry_failed: bool = False  # take rows given up on again
+    intents: dict[str, JournalAssociation] = field(default_factory=dict)  # earlier runs' PATCHes
+    time_left: Callable[[], float | None] = lambda: None
+    fatal: CnamBatchError | None = None
     _total: int = 0
 
     # ------------------------------------------------------------------ the whole pass
@@ -124,14 +131,23 @@ class _Run:
                 value = values.get(it.name) or values.setdefault(it.name, value_key(it.name))
                 active.append(Row(it, value, False, state))
         self._total = len(items) + len(self.carried)
+        every = active + self.carried
         try:
             active += self._without_superseded(self.carried)
             self._settle_from_journal(active)
             active = [r for r in active if r.item.key not in self.ledger.outcomes]
             if active:
                 self._advance(active, wait_approval)
+        except CnamBatchError as exc:  # credentials refused, outage, --max-runtime
+            self.fatal = exc
+            self.ledger.still_waiting(every, self.records, self._now())
         finally:  # also on a fatal error: the journal keeps every decision made so far
             self._save(items, prior)
+        if self.fatal is not None:  # the rest: failed with the cause, not journaled (stay open)
+            self.ledger.unfinished(every, self.fatal)
+
+    def _decide_pending(self, row: Row, rec: CnamRecord) -> None:
+        self.ledger.pending(row, rec, self._now())
 
     def _advance(self, active: list[Row], wait_approval: float) -> None:
         try:
@@ -148,12 +164,7 @@ class _Run:
         for value, rows in waiting.items():
             rec = self.records[value]
             for row in rows:
-                since = rec.creation_datetime or _prior_since(row) or self._now()
-                reason = (f"waiting for Flowroute's review of \"{rec.value}\" (up to 48 h); "
-                          "the next run associates it")  # fmt: skip
-                self.ledger.decide(
-                    row.item.key, Status.PENDING_APPROVAL, None, reason, rec.id, since
-                )
+                self._decide_pending(row, rec)
 
     # ------------------------------------------------------------------ rows settled by the journal
     def _without_superseded(self, carried: list[Row]) -> list[Row]:
@@ -177,6 +188,9 @@ class _Run:
         known = self.journal.associations(r.item.number for r in active)
         if not known:
             return
+        # PATCHes an earlier run sent without learning the result (killed in flight): the account
+        # is asked before sending them again (_settle_presets).
+        self.intents = {n: a for n, a in known.items() if a.state == "intent"}
         records = self.journal.records(r.value for r in active if r.item.number in known)
         for row in active:
             assoc, rec = known.get(row.item.number), records.get(row.value)
@@ -356,45 +370,67 @@ class _Run:
         self._fan_out(associate, list(by_number), done, "associate")
 
     def _settle_presets(self, approved: dict[str, list[Row]]) -> None:
-        """Rows whose number already carries their record (found on the account) -> already_set.
+        """Rows whose number already carries their record: no PATCH.
 
-        The numbers listing shows no presets, so a number listed (or cached as owned) has an
-        unknown preset. A record this journal created is only on numbers the journal associated,
-        so nothing needs asking; a record found on the account may have been set on the portal, so
-        each such number's detail is read once (a GET instead of a PATCH when it is set). A failed
-        lookup is not an error: the PATCH is sent, and sending it again is harmless.
+        The numbers listing shows no presets. A record this journal created is only on numbers
+        the journal associated, so nothing needs asking, except where an earlier run's PATCH was
+        in flight at a crash (an intent without a result): the number may carry the record or
+        not. A record found on the account may have been set on the portal. For both, one
+        GET /v2/cnams/{id} lists the numbers that carry the record (one call per record); if
+        that fails, each number's detail is read instead. A failed lookup is not an error: the
+        PATCH is sent, and sending it again is harmless.
         """
-        numbers = {r.item.number for v, rows in approved.items() if v in self.found for r in rows}
-        unknown = sorted(numbers - self.looked_up)
-        if unknown:
-            results: dict[str, Any] = {}
-            self._fan_out(self.client.get_number, unknown, results.__setitem__, "reconcile")
-            for number, info in results.items():
-                if info is not None and not isinstance(info, Fail):
-                    self.looked_up.add(number)
-                    if info.cnam_preset_id:
-                        self.presets[number] = info.cnam_preset_id
+        checks: dict[str, set[str]] = {}  # value -> numbers to check against its record
+        for value, rows in approved.items():
+            rec_id = self.records[value].id
+            for row in rows:
+                number = row.item.number
+                intent = self.intents.get(number)
+                if number in self.looked_up:
+                    continue
+                if value in self.found or (intent is not None and intent.cnam_id == rec_id):
+                    checks.setdefault(value, set()).add(number)
+        if checks:
+            self._read_presets(checks)
         for value in list(approved):
             rec = self.records[value]
             keep = []
             for row in approved[value]:
-                if self.presets.get(row.item.number) == rec.id:
-                    self.journal.association_seen(row.item.number, rec.id, rec.value)
-                    self.ledger.settled(row, rec.id, by_this_row=False)
-                else:
+                number = row.item.number
+                if self.presets.get(number) != rec.id:
                     keep.append(row)
+                    continue
+                intent = self.intents.pop(number, None)
+                if intent is not None and intent.cnam_id == rec.id and intent.row_key:
+                    # The earlier run's PATCH went through: its result is recorded now.
+                    self.journal.association_done(
+                        number, rec.id, rec.value, intent.row_key, intent.run_id or self.run_id
+                    )
+                    self.ledger.settled(row, rec.id, by_this_row=row.item.key == intent.row_key)
+                else:
+                    self.journal.association_seen(number, rec.id, rec.value)
+                    self.ledger.settled(row, rec.id, by_this_row=False)
             approved[value] = keep
+
+    def _read_presets(self, checks: dict[str, set[str]]) -> None:
+        by_id = {self.records[v].id: numbers for v, numbers in checks.items()}
+        presets, looked_up = read_presets(self.client, self._fan_out, by_id, self.looked_up)
+        self.presets.update(presets)
+        self.looked_up |= looked_up
 
     # ------------------------------------------------------------------ poll
     def _poll(self, waiting: dict[str, list[Row]], wait_approval: float) -> None:
-        """Poll pending records until decided or `wait_approval` seconds pass (bounded loop)."""
-        deadline = self.clock() + wait_approval
-        for _ in range(math.ceil(wait_approval / POLL_INTERVAL) + 1 if wait_approval > 0 else 0):
-            remaining = deadline - self.clock()
-            if not waiting or remaining <= 0:
+        """Poll pending records until decided or `wait_approval` seconds pass (see polling.py);
+        records approved in a poll are associated at once while the others still wait. The wait
+        also ends with --max-runtime (`time_left`)."""
+        left = self.time_left()
+        for pause in poll_waits(wait_approval if left is None else min(wait_approval, left),
+                                self.clock):  # fmt: skip
+            if not waiting:
                 return
-            self.sleep(min(POLL_INTERVAL, remaining))
-            fresh = self._fetch_pending({v: self.records[v].id for v in waiting})
+            self.sleep(pause)
+            ids = {v: self.records[v].id for v in waiting}
+            fresh = fetch_pending(self.client, self._fan_out, ids, self.account_size)
             decided = [r for r in fresh if r.state is not RecordState.PENDING]
             self.journal.save_records(decided)
             approved: dict[str, list[Row]] = defaultdict(list)
@@ -404,18 +440,6 @@ class _Run:
                 for row in waiting.pop(value, []):
                     self._route(row, approved, waiting, None)
             self._associate(approved)
-
-    def _fetch_pending(self, ids: dict[str, str]) -> list[CnamRecord]:
-        """GET each pending record, or list the account once when that takes fewer calls."""
-        try:
-            if len(ids) > math.ceil(self.account_size / PAGE_SIZE):
-                wanted = set(ids.values())
-                return [r for r in self.client.iter_cnams() if r.id in wanted]
-        except ApiError:
-            return []  # a failed poll is retried at the next interval
-        found: dict[str, Any] = {}
-        self._fan_out(self.client.get_cnam, sorted(ids.values()), found.__setitem__, "poll")
-        return [r for r in found.values() if isinstance(r, CnamRecord)]
 
     # ------------------------------------------------------------------ helpers
     def _fan_out(
@@ -464,7 +488,3 @@ class _Run:
             if self.give_up_after and runs >= self.give_up_after:
                 self.ledger.give_up(key, gave_up_reason(runs, outcome.reason))
         return counts
-
-
-def _prior_since(row: Row) -> datetime | None:
-    return from_text(row.prior.pending_since) if row.prior else None

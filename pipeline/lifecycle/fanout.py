@@ -16,6 +16,9 @@ from typing import Any, TypeVar
 
 from pipeline.api.types import ApiError
 
+# A run's fan-out as its phases call it: (fn, tasks, done(task, result), phase name).
+FanOut = Callable[[Callable[[Any], Any], Sequence[Any], Callable[[Any, Any], None], str], None]
+
 IN_FLIGHT_PER_WORKER = 4  # tasks queued per worker: keeps 500k futures out of memory
 
 T = TypeVar("T")

@@ -8,12 +8,13 @@ equal outcomes share one Outcome and one stored RowState: a run may hold 500k ro
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from pipeline.api.types import ApiStats
-from pipeline.journal.types import GAVE_UP, RowState, WorkItem, to_text
+from pipeline.api.types import ApiStats, CnamRecord, RecordState
+from pipeline.errors import CnamBatchError, CredentialsError, RuntimeLimitError
+from pipeline.journal.types import GAVE_UP, RowState, WorkItem, from_text, to_text
 from pipeline.model import Reason, Status
 
 RETRIED_NEXT_RUN = "; the next run retries this row"
@@ -36,6 +37,9 @@ class LifecycleResult:
     outcomes: dict[str, Outcome]  # one per WorkItem.key passed in
     carried_over: list[tuple[WorkItem, Outcome]]  # rows of earlier runs advanced in this run
     stats: ApiStats
+    # What stopped the run early (credentials refused, outage, --max-runtime), or None. Rows it
+    # left undone have an outcome saying so, which the journal does not store: they stay open.
+    fatal: CnamBatchError | None = None
 
 
 @dataclass(slots=True)
@@ -88,6 +92,44 @@ class Ledger:
             outcome = self._shared[fields] = Outcome(*fields)
         self.outcomes[key] = outcome
 
+    def pending(self, row: Row, rec: CnamRecord, now: datetime) -> None:
+        """The row waits for Flowroute's review of its record."""
+        since = rec.creation_datetime or prior_since(row) or now
+        reason = (f"waiting for Flowroute's review of \"{rec.value}\" (up to 48 h); "
+                  "the next run associates it")  # fmt: skip
+        self.decide(row.item.key, Status.PENDING_APPROVAL, None, reason, rec.id, since)
+
+    def still_waiting(
+        self, rows: Iterable[Row], records: Mapping[str, CnamRecord], now: datetime
+    ) -> None:
+        """After a fatal error: rows whose record is pending are pending (journaled), and so are
+        rows pending since an earlier run that this run did not reach."""
+        for row in rows:
+            if row.item.key in self.outcomes:
+                continue
+            rec = records.get(row.value)
+            if rec is not None and rec.state is RecordState.PENDING:
+                self.pending(row, rec, now)
+            elif rec is None and row.prior is not None and row.prior.state == "pending_approval":
+                self.decide(
+                    row.item.key, Status.PENDING_APPROVAL, None, row.prior.reason,
+                    row.prior.cnam_id, prior_since(row),
+                )  # fmt: skip
+
+    def unfinished(self, rows: Iterable[Row], cause: CnamBatchError) -> None:
+        """Rows a fatal error left undone are `failed`, saying why. The caller does not journal
+        these outcomes: the rows stay open and the next run takes them again."""
+        if isinstance(cause, RuntimeLimitError):
+            why = "the run reached its --max-runtime before this row was done"
+        elif isinstance(cause, CredentialsError):
+            why = f"Flowroute refused the credentials before this row was done ({cause})"
+        else:
+            why = f"Flowroute did not answer before this row was done ({cause})"
+        for row in rows:
+            if row.item.key not in self.outcomes:
+                reason = f"{why}; the next run retries it"
+                self.decide(row.item.key, Status.FAILED, Reason.API_ERROR, reason, "")
+
     def not_on_account(self, row: Row) -> None:
         reason = (f"number {row.item.number} is not on the Flowroute account; "
                   "check the number or add it to the account")  # fmt: skip
@@ -114,6 +156,11 @@ class Ledger:
                 state = as_state[id(outcome), count] = row_state(outcome, run_id, count)
             if prior.get(key) != state:
                 yield key, state
+
+
+def prior_since(row: Row) -> datetime | None:
+    """Since when the row has been waiting, as an earlier run stored it."""
+    return from_text(row.prior.pending_since) if row.prior else None
 
 
 def row_state(outcome: Outcome, run_id: str, failed_runs: int = 0) -> RowState:

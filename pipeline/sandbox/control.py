@@ -150,3 +150,87 @@ class SlidingWindowLimiter:
                 window.append(now)
                 return now, None
             return now, max(1, math.ceil(window[0] + 1.0 - now))
+
+
+OUTAGE = "outage"  # RequestLogEntry.fault of a request the outage switch failed
+OUTAGE_MODES = ("500", "503", "drop", "401")
+
+
+@dataclass(frozen=True)
+class OutageConfig:
+    """An outage: every request fails from a moment on, until `end()` (or for `duration` s).
+
+    `after_requests`: the first N requests are served, every later one fails; `at`: from this
+    monotonic time on (both None: only when `OutageSwitch.begin()` is called). `mode` is how a
+    request fails: "500" or "503" (a JSON:API error; 503 with Retry-After: 1), "drop" (the
+    connection is closed without an answer, as a dead load balancer does) or "401" (the keys were
+    revoked). For "nothing listens at all", stop the server: `SandboxServer.stop()`.
+    """
+
+    after_requests: int | None = None
+    at: float | None = None
+    mode: str = "503"
+    duration: float | None = None  # seconds the outage lasts once begun; None: until end()
+
+    def __post_init__(self) -> None:
+        if self.mode not in OUTAGE_MODES:
+            raise ValueError(
+                f"outage mode must be one of {', '.join(OUTAGE_MODES)}, not {self.mode!r}"
+            )
+        if self.after_requests is not None and self.after_requests < 0:
+            raise ValueError(f"after_requests cannot be negative, got {self.after_requests}")
+        if self.duration is not None and self.duration <= 0:
+            raise ValueError(f"duration must be above 0, got {self.duration}")
+
+
+class OutageSwitch:
+    """Decides, per request, whether the outage holds; thread-safe. `begin()`/`end()` flip it by
+    hand (tests, demos); the config's triggers flip it on by themselves."""
+
+    def __init__(self, config: OutageConfig | None, *, clock: Callable[[], float]) -> None:
+        self.config = config or OutageConfig()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seen = 0
+        self._since: float | None = None
+        self._ended = False
+
+    def begin(self, mode: str | None = None) -> None:
+        with self._lock:
+            if mode is not None:
+                self.config = OutageConfig(mode=mode, duration=self.config.duration)
+            self._since = self._clock()
+            self._ended = False
+
+    def end(self) -> None:
+        """The API is back: every request is served again (the triggers do not fire again)."""
+        with self._lock:
+            self._since = None
+            self._ended = True
+
+    @property
+    def active(self) -> bool:
+        with self._lock:
+            return self._active(self._clock())
+
+    def check(self) -> str | None:
+        """The mode to fail this request with, or None to serve it. Counts the request."""
+        with self._lock:
+            now = self._clock()
+            self._seen += 1
+            c = self.config
+            due = (c.after_requests is not None and self._seen > c.after_requests) or (
+                c.at is not None and now >= c.at
+            )
+            if due and self._since is None and not self._ended:
+                self._since = now
+            return c.mode if self._active(now) else None
+
+    def _active(self, now: float) -> bool:
+        if self._since is None:
+            return False
+        duration = self.config.duration
+        if duration is not None and now - self._since >= duration:
+            self._since, self._ended = None, True
+            return False
+        return True

@@ -38,7 +38,9 @@ from pipeline.sandbox.control import (
     DROP_BEFORE,
     ERROR_AFTER,
     ERROR_BEFORE,
+    OUTAGE,
     FaultInjector,
+    OutageSwitch,
     RequestLogEntry,
     SlidingWindowLimiter,
 )
@@ -204,6 +206,7 @@ class SandboxApp:
         monotonic: Callable[[], float],
         limiter: SlidingWindowLimiter | None = None,
         faults: FaultInjector | None = None,
+        outage: OutageSwitch | None = None,
     ) -> None:
         self.account = account
         self.base_url = base_url
@@ -214,9 +217,20 @@ class SandboxApp:
         self._monotonic = monotonic
         self._limiter = limiter
         self._faults = faults
+        self._outage = outage
 
     def dispatch(self, req: Request) -> Response:
         """Answer one request and log it with its arrival time (the one the rate limit counted)."""
+        down = self._outage.check() if self._outage is not None else None
+        if down is not None:  # the whole API is down: nothing behind the load balancer runs
+            response = _outage_response(down)
+            split = urlsplit(req.target)
+            status = 0 if response.drop else response.status
+            entry = RequestLogEntry(
+                req.method, split.path, split.query, status, self._monotonic(), OUTAGE
+            )
+            self.log.append(entry)
+            return response
         retry_after: int | None = None
         if self._limiter is not None:
             arrival, retry_after = self._limiter.admit()
@@ -419,6 +433,17 @@ class SandboxApp:
         self.account.unassociate(_path_number(args["number"]))
         attributes = {"date_created": self._date_created()}
         return Response(202, {"data": {"id": None, "type": "cnam", "attributes": attributes}})
+
+
+def _outage_response(mode: str) -> Response:
+    if mode == "drop":
+        return Response(0, drop=True)
+    status = int(mode)
+    if status == 401:
+        return _error(401, "Authentication failed.")
+    if status == 503:
+        return _error(503, "Service temporarily unavailable.", **{"Retry-After": "1"})
+    return _error(status, "Server error.")
 
 
 def _path_number(text: str) -> str:

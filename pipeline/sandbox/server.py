@@ -38,6 +38,8 @@ from pipeline.sandbox.account import DEMO_NUMBERS, Account
 from pipeline.sandbox.control import (
     FaultConfig,
     FaultInjector,
+    OutageConfig,
+    OutageSwitch,
     RequestLogEntry,
     SlidingWindowLimiter,
 )
@@ -59,6 +61,7 @@ class SandboxConfig:
     approve_after: float = 2.0  # seconds until review decides
     rate_limit: float | None = None  # requests per second, all endpoints; 429 + Retry-After beyond
     faults: FaultConfig | None = None
+    outage: OutageConfig | None = None  # every request fails from a moment on (see OutageSwitch)
     state_file: Path | None = None
     log_limit: int | None = 100_000  # `log` keeps at least the last this many requests; None: all
 
@@ -101,6 +104,8 @@ class SandboxServer:
             clock=clock,
             state_file=self.config.state_file,
         )
+        # The outage switch: `server.outage.begin()` / `.end()`, or the config's triggers.
+        self.outage = OutageSwitch(self.config.outage, clock=monotonic)
         self._httpd: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -120,6 +125,7 @@ class SandboxServer:
             monotonic=self._monotonic,
             limiter=limiter,
             faults=None if cfg.faults is None else FaultInjector(cfg.faults),
+            outage=self.outage,
         )
 
     def start(self) -> str:
@@ -213,6 +219,11 @@ def _banner(server: SandboxServer) -> list[str]:
         secret, secret_env = server.secret_key, server.secret_key
     else:
         secret, secret_env = f"{MASK} (from FR_SECRET_KEY)", '"$FR_SECRET_KEY"'
+    outage = "none"
+    if cfg.outage is not None and cfg.outage.after_requests is not None:
+        outage = (
+            f"every request after the first {cfg.outage.after_requests} fails ({cfg.outage.mode})"
+        )
     return [
         f"Flowroute sandbox listening on {server.url}",
         f"  access key: {server.access_key}",
@@ -222,6 +233,7 @@ def _banner(server: SandboxServer) -> list[str]:
         f"  review:     {review}",
         f"  rate limit: {rate}",
         f"  state:      {state}",
+        f"  outage:     {outage}",
         "Point cnam-batch at it:",
         f"  FLOWROUTE_API_URL={server.url} FR_ACCESS_KEY={server.access_key} "
         f"FR_SECRET_KEY={secret_env} python run_batch.py run input/",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -19,8 +18,9 @@ from pipeline.api.types import ApiCounts
 from pipeline.config import Settings, check_for_run
 from pipeline.environment import Environment
 from pipeline.errors import CnamBatchError, ConfigError, EmailError, ExitCode, most_urgent
-from pipeline.input.frame import LoadedFile, LoadOptions, file_hash
-from pipeline.input.load import expand_inputs, load_file
+from pipeline.input.frame import InputIssue, LoadedFile, LoadOptions, file_hash
+from pipeline.input.load import check_file, file_identity, load_file, scan_folder
+from pipeline.input.move import move_processed
 from pipeline.model import REPORT_COLUMNS, Status, Warn
 from pipeline.rules.rows import build_rows
 from pipeline.rules.validate import NameRules
@@ -47,30 +47,47 @@ class RunResult:
 
 @dataclass
 class InputPlan:
-    """The files this run takes, and those a drop folder already gave to an earlier run."""
+    """The files this run takes, and those it does not read: an earlier run took them (a name
+    alone), or an INPUT folder holds them but they cannot be inputs (an InputIssue: why)."""
 
     files: list[tuple[Path, str]]  # (path, source_file as shown in the report)
-    skipped: list[str]
+    skipped: list[str | InputIssue]
 
 
 def _plan_inputs(settings: Settings, seen: Any) -> InputPlan:
     """Expand folders; skip folder files an earlier run took (same content hash) unless --reprocess.
-    A file named on the command line is always taken."""
+    A file named on the command line is always taken. A file named twice (the same path, or a file
+    and its folder) is taken once, at its first place."""
     files: list[tuple[Path, str]] = []
-    skipped: list[str] = []
+    skipped: list[str | InputIssue] = []
+    taken: set[tuple[int, int]] = set()  # files and folders, by (device, inode)
     for raw in settings.inputs:
         path = Path(raw)
         if path.is_dir():
-            for member in expand_inputs([path]):
-                shown = str(Path(raw) / member.name)
-                if seen is not None and not settings.reprocess and seen(file_hash(member)):
-                    skipped.append(shown)
-                    log.info("skipped %s: an earlier run took this file (same content)", shown)
-                    continue
-                files.append((member, shown))
+            if file_identity(path) in taken:
+                log.info("%s: named more than once; read once", raw)
+                continue
+            taken.add(file_identity(path))
+            scan = scan_folder(path, raw)
+            for issue in scan.skipped:
+                level = logging.INFO if issue.file in scan.other_types else logging.WARNING
+                log.log(level, "skipped %s: %s", issue.file, issue.reason)
+            skipped.extend(scan.skipped)
+            members = [(m, str(Path(raw) / m.name), True) for m in scan.files]
         else:
-            expand_inputs([path])  # raises InputError for a missing or unsupported file
-            files.append((path, raw))
+            members = [(check_file(raw), raw, False)]  # InputError: missing or unsupported
+        for member, shown, in_folder in members:
+            identity = file_identity(member)
+            if identity in taken:
+                log.info("%s: named more than once; read once", shown)
+                continue
+            taken.add(identity)
+            earlier = in_folder and seen is not None and not settings.reprocess
+            if earlier and seen(file_hash(member)):
+                skipped.append(shown)
+                log.info("skipped %s: an earlier run took this file (same content)", shown)
+                continue
+            files.append((member, shown))
     return InputPlan(files=files, skipped=skipped)
 
 
@@ -146,9 +163,10 @@ def run_job(settings: Settings, env: Environment) -> RunResult:
         loaded = _load(run, plan)
         rows = _validate(run, loaded, rules)
         work = _plan_rows(run, rows) if settings.dry_run else _api_work(run, rows, loaded)
-        summary = _summarize(run, started, plan, loaded, rows, work)
+        not_moved = _record_inputs(run, loaded, work)
+        summary = _summarize(run, started, plan, loaded, rows, work, not_moved)
         _write_report(run, rows, work.carried, summary)
-        _close_journal_run(run, loaded, summary, work)
+        _close_journal_run(run, summary)
         _tell_outcome(run, summary)
         summary = _email(run, summary, rows, work.carried)
         if work.stopped_by is not None:
@@ -261,6 +279,7 @@ def _summarize(
     loaded: list[LoadedFile],
     rows: pd.DataFrame,
     work: _Work,
+    not_moved: list[InputIssue],
 ) -> RunSummary:
     return build_summary(
         settings=run.settings,
@@ -269,6 +288,7 @@ def _summarize(
         finished_at=run.env.now(),
         loaded=loaded,
         inputs_skipped=plan.skipped,
+        inputs_not_moved=not_moved,
         rows=rows,
         carried=work.carried,
         api=work.api,
@@ -296,18 +316,22 @@ def _write_report(
     run.lap("report")
 
 
-def _close_journal_run(
-    run: _Run, loaded: list[LoadedFile], summary: RunSummary, work: _Work
-) -> None:
-    """The run's end in the journal; a run the API did not stop also records (and with
-    --move-processed moves) its inputs, so a drop folder skips them next time."""
-    if run.journal is None:
-        return
-    run.journal.finish_run(run.run_id, int(summary.exit_code))
-    if work.stopped_by is None:
-        for lf in loaded:
-            run.journal.record_input(lf.content_hash, lf.source_file, run.run_id, len(lf.frame))
-        _move_processed(run.settings, loaded)
+def _record_inputs(run: _Run, loaded: list[LoadedFile], work: _Work) -> list[InputIssue]:
+    """A real run the API did not stop records its inputs, so a drop folder skips them next time,
+    and with --move-processed moves them (before the report, which names those left in place)."""
+    if run.journal is None or work.stopped_by is not None:
+        return []
+    for lf in loaded:
+        run.journal.record_input(lf.content_hash, lf.source_file, run.run_id, len(lf.frame))
+    if run.settings.move_processed is None:
+        return []
+    return move_processed(run.settings.move_processed, loaded)
+
+
+def _close_journal_run(run: _Run, summary: RunSummary) -> None:
+    """The run's end in the journal."""
+    if run.journal is not None:
+        run.journal.finish_run(run.run_id, int(summary.exit_code))
 
 
 def _tell_outcome(run: _Run, summary: RunSummary) -> None:
@@ -359,21 +383,6 @@ def _status_line(settings: Settings, env: Environment) -> Callable[[str], None]:
         env.stderr.flush()
 
     return say
-
-
-def _move_processed(settings: Settings, loaded: list[LoadedFile]) -> None:
-    target = settings.move_processed
-    if target is None:
-        return
-    target.mkdir(parents=True, exist_ok=True)
-    for lf in loaded:
-        dest = target / lf.path.name
-        n = 2
-        while dest.exists():
-            dest = target / f"{lf.path.stem}-{n}{lf.path.suffix}"
-            n += 1
-        shutil.move(str(lf.path), dest)
-        log.info("moved %s to %s", lf.source_file, dest)
 
 
 def _send_email(

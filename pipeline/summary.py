@@ -19,7 +19,7 @@ import pandas as pd
 from pipeline.api.types import ApiCounts
 from pipeline.config import Settings
 from pipeline.errors import ExitCode, run_exit_code
-from pipeline.input.frame import LoadedFile
+from pipeline.input.frame import InputIssue, LoadedFile
 from pipeline.model import STATUS_ORDER, Status, Warn
 from pipeline.rules.rows import fixable
 
@@ -41,7 +41,10 @@ class RunSummary:
     suggested_fixes: int  # rows listed in suggested_fixes.csv (rejected, with a suggestion)
     suggestions_applied: int  # rows run with their suggestion (--accept-suggestions)
     api: ApiCounts
-    inputs_skipped: tuple[str, ...]  # drop-folder files an earlier run took
+    # INPUT-folder files not read: a name alone is a file an earlier run took (same content);
+    # {file, reason} says why otherwise (unsupported type, a link leading out of the folder, ...)
+    inputs_skipped: tuple[str | InputIssue, ...]
+    inputs_not_moved: tuple[InputIssue, ...]  # read, but left in place by --move-processed
     carried_over: int  # rows of earlier runs this run advanced
     carried_over_by_status: Mapping[str, int]
     stale_pending: int  # rows pending approval longer than stale_after days
@@ -61,12 +64,13 @@ def build_summary(
     started_at: datetime,
     finished_at: datetime,
     loaded: Sequence[LoadedFile],
-    inputs_skipped: Sequence[str],
+    inputs_skipped: Sequence[str | InputIssue],
     rows: pd.DataFrame,
     carried: pd.DataFrame | None,
     api: ApiCounts,
     timings: Mapping[str, float],
     stopped_by: ExitCode | None,
+    inputs_not_moved: Sequence[InputIssue] = (),
 ) -> RunSummary:
     """The one place a RunSummary is made. `stopped_by`: the code of the error that ended the API
     work early (credentials refused, API unreachable), if one did."""
@@ -88,6 +92,7 @@ def build_summary(
         suggestions_applied=_count_warning(rows, None, Warn.SUGGESTION_APPLIED),
         api=api,
         inputs_skipped=tuple(inputs_skipped),
+        inputs_not_moved=tuple(inputs_not_moved),
         carried_over=0 if carried is None else len(carried),
         carried_over_by_status=carried_by_status,
         stale_pending=_count_stale(rows, carried),

@@ -230,12 +230,16 @@ def outcome_lines(stderr: str) -> list[str]:
 def test_drop_folder_over_three_nights_takes_new_and_changed_files_and_skips_seen_ones(nights):
     drop = Path("drop")
     write_csv(drop / "acme.csv", ACME)
-    (drop / "README.md").write_text("drop customer files here\n")  # other types: ignored
+    (drop / "README.md").write_text("drop customer files here\n")  # other types: listed, not read
+    readme = {
+        "file": "drop/README.md",
+        "reason": "unsupported file type '.md': use .csv, .tsv, .txt, .xlsx, .xlsm or .ods",
+    }
 
     first = nights.run("drop")
     assert first.code == 0, first.stderr
     assert first.summary["inputs"] == ["drop/acme.csv"]
-    assert first.summary["inputs_skipped"] == []
+    assert first.summary["inputs_skipped"] == [readme]
     assert [r["status"] for r in first.report] == [
         "pending_approval",
         "rejected",
@@ -249,7 +253,7 @@ def test_drop_folder_over_three_nights_takes_new_and_changed_files_and_skips_see
     second = nights.run("drop")
     assert second.code == 0, second.stderr
     assert second.summary["inputs"] == ["drop/beta.csv"]
-    assert second.summary["inputs_skipped"] == ["drop/acme.csv"]
+    assert second.summary["inputs_skipped"] == [readme, "drop/acme.csv"]
     assert [r["source_file"] for r in second.report] == ["drop/beta.csv"]
     # acme.csv costs nothing new: one create for beta's name, and the one association that
     # finishes night 1's approved row (carried over), nothing else.
@@ -272,7 +276,7 @@ def test_drop_folder_over_three_nights_takes_new_and_changed_files_and_skips_see
     third = nights.run("drop")
     assert third.code == 0, third.stderr
     assert third.summary["inputs"] == ["drop/acme.csv"]
-    assert third.summary["inputs_skipped"] == ["drop/beta.csv"]
+    assert third.summary["inputs_skipped"] == [readme, "drop/beta.csv"]
     statuses = {r["name"]: r["status"] for r in third.report}
     assert statuses["BOBS BIKES"] == "pending_approval"
     assert statuses["ACME PLUMBING"] in ("associated", "already_set")

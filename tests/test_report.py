@@ -284,7 +284,7 @@ def test_summary_sheet_shows_run_facts_and_counts_in_status_order(tmp_path: Path
         ("requests", 12),
         ("retries", 1),
         ("input/acme.xlsx", ""),
-        ("input/old.csv", ""),
+        ("input/old.csv", "an earlier run took this file (same content)"),
         ("  load", 0.5),
     ]:
         assert fact in pairs

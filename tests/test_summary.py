@@ -22,7 +22,8 @@ FINISHED = datetime(2026, 3, 4, 5, 6, 9, tzinfo=UTC)
 KEYS = [
     "run_id", "started_at", "finished_at", "dry_run", "sandbox", "inputs", "rows_total",
     "blank_rows_skipped", "by_status", "by_reason", "suggested_fixes", "suggestions_applied",
-    "api", "inputs_skipped", "carried_over",
+    "api", "inputs_skipped", "inputs_not_moved",
+    "carried_over",
     "carried_over_by_status", "stale_pending", "stale_after", "timings_s", "exit_code",
 ]  # fmt: skip
 

@@ -39,6 +39,14 @@ class LoadedFile:
     content_hash: str  # sha256 hex of the file's bytes
 
 
+@dataclass(frozen=True)
+class InputIssue:
+    """A file the run did not read, or read but did not move, and why (summary.json: {file, reason})."""
+
+    file: str  # as the report shows it: the path as the user named it (folder / name)
+    reason: str
+
+
 def is_blank(cells: Sequence[str]) -> bool:
     return not any(c.strip() for c in cells)
 

@@ -12,6 +12,7 @@ on its own file, so the OS drops it when the process dies, however it dies.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import sqlite3
@@ -123,9 +124,20 @@ def journal_row(r: Sequence) -> JournalRow:
 def take_lock(lock_path: Path, holder: Callable[[], str]) -> int:
     """Hold `lock_path` exclusively and write `holder()` into it; LockedError if another run has it.
 
-    Returns the file descriptor to pass to `release_lock`.
+    Returns the file descriptor to pass to `release_lock`. The lock file is opened without following
+    a symlink (O_NOFOLLOW): a link planted in its place cannot make a run truncate another file.
     """
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise ConfigError(
+                f"{lock_path} is a symbolic link; cnam-batch does not follow it: remove it "
+                "(the next run creates the lock file itself)"
+            ) from None
+        raise ConfigError(
+            f"{lock_path}: cannot open the lock file ({err.strerror or err}); check --state"
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

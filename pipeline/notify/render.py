@@ -227,9 +227,13 @@ def _text(value: Any) -> str:
 
 def _run_facts(summary: RunSummary) -> list[tuple[str, str]]:
     facts: list[tuple[str, str]] = [("Rows read", f"{summary.rows_total:,}")]
+    taken = [i for i in summary.inputs_skipped if isinstance(i, str)]
+    other = [i for i in summary.inputs_skipped if not isinstance(i, str)]
     for names, label in (
         (summary.inputs, "Inputs"),
-        (summary.inputs_skipped, "Skipped (already processed)"),
+        (taken, "Skipped (already processed)"),
+        ([f"{i.file} ({i.reason})" for i in other], "Skipped (not read)"),
+        ([f"{i.file} ({i.reason})" for i in summary.inputs_not_moved], "Not moved"),
     ):
         if names:
             facts.append((label, _name_list(names)))

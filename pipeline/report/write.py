@@ -71,6 +71,7 @@ _SHOWN_KEYS = frozenset(
         "by_reason",
         "api",
         "inputs_skipped",
+        "inputs_not_moved",
         "carried_over",
     }
 )
@@ -397,15 +398,23 @@ def _summary_sheet(summary: RunSummary) -> tuple[list[dict[str, Any]], list[int]
     for counter in dataclasses.fields(summary.api):
         fact(counter.name, getattr(summary.api, counter.name))
 
-    for title, items in (
-        ("Inputs", summary.inputs),
-        ("Inputs skipped (taken by an earlier run)", summary.inputs_skipped),
-    ):
-        heading(title)
-        for item in items:
-            fact(_text(item), "")
-        if not items:
-            fact("(none)", "")
+    heading("Inputs")
+    for item in summary.inputs:
+        fact(_text(item), "")
+    if not summary.inputs:
+        fact("(none)", "")
+    heading("Inputs skipped")
+    for skipped in summary.inputs_skipped:
+        if isinstance(skipped, str):  # a name alone: a file an earlier run took
+            fact(_text(skipped), "an earlier run took this file (same content)")
+        else:
+            fact(_text(skipped.file), _text(skipped.reason))
+    if not summary.inputs_skipped:
+        fact("(none)", "")
+    if summary.inputs_not_moved:
+        heading("Inputs not moved")
+        for issue in summary.inputs_not_moved:
+            fact(_text(issue.file), _text(issue.reason))
 
     # Every other field, by its summary.json name: a new field shows here without a change.
     extra = [(k, v) for k, v in summary.as_json().items() if k not in _SHOWN_KEYS]

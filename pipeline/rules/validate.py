@@ -41,24 +41,28 @@ share between threads.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.model import Reason, Warn
 from pipeline.rules.profanity import DELEET, SQUEEZE, ProfanityMatcher
+from pipeline.rules.segment import Lexicon
 from pipeline.rules.suggest import shorten
 from pipeline.rules.wordlists import (
     TOKEN_RE,
     Entry,
     PhraseIndex,
+    ShortForms,
     Span,
     builtin_entries,
+    builtin_short_forms,
     merge_singles,
     read_entries,
     reversed_name,
     spans,
     to_ascii_name,
+    trie_pattern,
 )
 
 MAX_LENGTH = 15
@@ -77,6 +81,9 @@ _PHONE = re.compile(
 # Two one-character words in a row ("F B I", "I.R.S."): the joined view must be matched too.
 _SPACED = re.compile(r"(?<![A-Z0-9])[A-Z0-9][^A-Z0-9]+[A-Z0-9](?![A-Z0-9])")
 
+_AMBIGUOUS = (
+    "; beside a word that says what a business does (DELI, PLUMBING, LLC ...) it would pass"
+)
 _WHY = {
     Reason.NAME_MISLEADING: "which impersonates an authority",
     Reason.NAME_POLITICAL: "which names a political figure or place",
@@ -119,20 +126,48 @@ class NameRules:
         generic: Sequence[Entry],
         allow: Sequence[Entry],
         blocklist: Sequence[Entry] = (),
+        short_forms: ShortForms | None = None,
+        lexicon: Lexicon | None = None,
     ) -> None:
         political_all = list(political)
         political_all += [r for r in map(reversed_name, political) if r is not None]
         self._profanity = ProfanityMatcher(profanity, allow)
         self._allow = PhraseIndex(allow)
+        self._short_forms = short_forms
         self._rules = (
-            (Reason.NAME_MISLEADING, PhraseIndex(misleading), True),
-            (Reason.NAME_POLITICAL, PhraseIndex(political_all), True),
-            (Reason.NAME_BLOCKLISTED, PhraseIndex(blocklist), False),
+            (Reason.NAME_MISLEADING, PhraseIndex(misleading), True,
+             self._written_out(misleading)),
+            (Reason.NAME_POLITICAL, PhraseIndex(political_all), True,
+             self._written_out(political_all)),
+            (Reason.NAME_BLOCKLISTED, PhraseIndex(blocklist), False, None),
+        )  # fmt: skip
+        written_first = frozenset().union(
+            *(written.first_tokens for _, _, _, written in self._rules if written)
         )
-        self._first_tokens = frozenset().union(*(index.first_tokens for _, index, _ in self._rules))
+        self._first_tokens = frozenset().union(
+            *(index.first_tokens for _, index, _, _ in self._rules),
+            written_first,
+            short_forms.short_forms_of(written_first) if short_forms is not None else (),
+        )
+        self._lexicon = lexicon
+        self._allow_words = frozenset(e.tokens[0] for e in allow if len(e.tokens) == 1)
+        # What a run-together token must hold to be worth reading as words: a listed term
+        # (profanity, or a word of a misleading, political or blocklisted term).
+        self._strong_terms = frozenset(e.text for e in profanity if e.mark != "=")
+        inside = {"".join(e.tokens) for e in profanity if e.mark != "="}
+        inside.update("".join(e.tokens) for e in (*misleading, *political, *blocklist))
+        self._inside = re.compile(trie_pattern(t for t in inside if len(t) > 2 and t.isalpha()))
         self._commercial = frozenset(e.tokens[0] for e in commercial if len(e.tokens) == 1)
         self._generic = PhraseIndex(generic)
         self._generic_tokens = frozenset(t for e in generic for t in e.tokens)
+
+    def _written_out(self, entries: Sequence[Entry]) -> PhraseIndex | None:
+        """Terms of two or more words with their short forms written out (DEPT OF JUSTICE as
+        DEPARTMENT OF JUSTICE), matched against a name with its short forms written out."""
+        if self._short_forms is None:
+            return None
+        expand = self._short_forms.expand_entry
+        return PhraseIndex(expand(e) or e for e in entries if len(e.tokens) > 1)
 
     @classmethod
     def load(cls, blocklist: Path | None = None, allowlist: Path | None = None) -> NameRules:
@@ -148,6 +183,8 @@ class NameRules:
             generic=builtin_entries("generic.txt"),
             allow=allow,
             blocklist=read_entries(blocklist, "--blocklist") if blocklist is not None else (),
+            short_forms=builtin_short_forms(),
+            lexicon=Lexicon.shared(),
         )
 
     def check(self, name: str) -> NameResult:
@@ -194,6 +231,11 @@ class NameRules:
             failure = self._phrase_failure(basis, words)
             if failure is not None:
                 return failure, False, words, plain
+        if self._lexicon is not None and self._inside.search(squeezed):
+            tokens = words if plain else TOKEN_RE.findall(basis)
+            failure = self._run_together(basis, tokens, hit is not None)
+            if failure is not None:
+                return failure, False, words, plain
         if (
             plain  # only A-Z/0-9 with at least one letter (isupper), short enough, no phone
             and name.isascii()
@@ -204,37 +246,136 @@ class NameRules:
             return None, hit is not None, words, True
         return self._format_failure(name), hit is not None, words, False
 
-    def _phrase_failure(self, basis: str, words: list[str]) -> tuple[Reason, str] | None:
+    def _phrase_failure(
+        self, basis: str, words: list[str], accept: Callable[[str], bool] | None = None
+    ) -> tuple[Reason, str] | None:
         """Misleading, political and blocklisted terms, as whole-word sequences. `words` are
-        the name's tokens; the joined view of single letters ("F.B.I.") is tried as well."""
+        the name's tokens; the joined view of single letters ("F.B.I.") is tried as well, and
+        terms of several words also with short forms written out ("SOC SEC" as SOCIAL
+        SECURITY). With `accept` (a run-together reading), ambiguous terms are skipped and a
+        match counts only if `accept(the name's text it covers)`."""
         views: list[tuple[list[str], list[Span] | None]] = [(words, None)]
         if _SPACED.search(basis):
             merged = merge_singles(spans(basis))
             if merged is not None:
                 views.append(([s.text for s in merged], merged))
-        for code, index, excusable in self._rules:
+        for code, index, excusable, written in self._rules:
+            ambiguous: tuple[Reason, str] | None = None
             for view_words, view_spans in views:
-                if index.first_tokens.isdisjoint(view_words):
-                    continue
-                masked: list[bool] | None = None
-                for i, j, entry in index.matches(view_words):
-                    if excusable:
-                        masked = masked or self._allow.mask(view_words)
-                        if any(masked[i:j]):
-                            continue
-                    rest = view_words[:i] + view_words[j:]
-                    if entry.mark == "?" and not self._commercial.isdisjoint(rest):
-                        continue
+                found = self._first_match(
+                    basis, code, index, excusable, view_words, view_spans, accept
+                )
+                if found is not None and _AMBIGUOUS in found[1]:
+                    ambiguous = ambiguous or found
+                elif found is not None:
+                    return found
+            if written is None or self._short_forms is None:
+                if ambiguous is not None:
+                    return ambiguous
+                continue
+            for view_words, view_spans in views:
+                expanded = self._short_forms.expand(view_words)
+                if expanded is None:
+                    out, out_spans = view_words, view_spans
+                else:
                     where = view_spans or spans(basis)
-                    shown = basis[where[i].start : where[j - 1].end]
-                    reason = f'contains "{shown}", {_WHY[code]} ({code.value})'
-                    if entry.mark == "?":
-                        reason += (
-                            "; beside a word that says what a business does (DELI, PLUMBING, "
-                            "LLC ...) it would pass"
-                        )
-                    return code, reason
+                    out = expanded[0]
+                    out_spans = [Span(w, where[i].start, where[j - 1].end)
+                                 for w, (i, j) in zip(out, expanded[1], strict=True)]  # fmt: skip
+                found = self._first_match(basis, code, written, excusable, out, out_spans, accept)
+                if found is not None and (ambiguous is None or _AMBIGUOUS not in found[1]):
+                    return found  # "USA GOVT" is US GOVERNMENT rather than the ambiguous GOVT
+            if ambiguous is not None:
+                return ambiguous
         return None
+
+    def _first_match(
+        self, basis: str, code: Reason, index: PhraseIndex, excusable: bool,
+        view_words: list[str], view_spans: list[Span] | None,
+        accept: Callable[[str], bool] | None = None,
+    ) -> tuple[Reason, str] | None:  # fmt: skip
+        if index.first_tokens.isdisjoint(view_words):
+            return None
+        masked: list[bool] | None = None
+        for i, j, entry in index.matches(view_words):
+            if excusable:
+                masked = masked or self._allow.mask(view_words)
+                if any(masked[i:j]):
+                    continue
+            rest = view_words[:i] + view_words[j:]
+            if entry.mark == "?" and (accept or not self._commercial.isdisjoint(rest)):
+                continue
+            where = view_spans or spans(basis)
+            shown = basis[where[i].start : where[j - 1].end]
+            if accept is not None and not accept(shown):
+                continue
+            reason = f'contains "{shown}", {_WHY[code]} ({code.value})'
+            if entry.mark == "?":
+                reason += _AMBIGUOUS
+            return code, reason
+        return None
+
+    def _run_together(
+        self, basis: str, words: list[str], embedded: bool
+    ) -> tuple[Reason, str] | None:
+        """A name with words run together ("BESTSHITDEALS") is judged like its spaced form: each
+        token that holds a listed term, is no known word (SCUNTHORPE and CLASSIC are) and reads
+        as known words only is spaced out, and the content rules read the result. Stricter than
+        for spaced names, since a reading is a guess: profanity only when the name holds a
+        strong term inside a word no allowlisted word covers (`embedded`), no whole-word-only
+        term (ASS, CUM) and no ambiguous term (ICE, COURT); an acronym of three letters or
+        fewer only as the token's first word, followed by dictionary words ("IRSREFUND", not
+        the place names CIANORTE or BANEPA); every other word of a reading a dictionary word, a
+        short form (OFC) or a name of five letters or more (SEATTLE), not a fragment (SEM PORN A
+        is SEMPORNA, a town)."""
+        lexicon = self._lexicon
+        assert lexicon is not None
+        short_tokens = self._short_forms.tokens if self._short_forms is not None else frozenset()
+
+        def wordlike(piece: str) -> bool:  # a common word, a short form, or a name (SEATTLE)
+            return len(piece) >= 5 or piece in lexicon.dictionary or piece in short_tokens
+
+        spaced: dict[str, tuple[str, ...]] = {}
+        for word in words:
+            if (
+                word in spaced
+                or len(word) < 4
+                or not word.isalpha()
+                or word in self._allow_words
+                or not self._inside.search(word)
+            ):
+                continue
+            pieces = lexicon.split(word)
+            if pieces is not None and all(wordlike(p) or self._inside.fullmatch(p) for p in pieces):
+                spaced[word] = pieces
+        if not spaced:
+            return None
+        parts, at = [], 0
+        for m in TOKEN_RE.finditer(basis):
+            pieces = spaced.get(m.group())
+            parts += [basis[at : m.start()], " ".join(pieces) if pieces else m.group()]
+            at = m.end()
+        text = "".join(parts) + basis[at:]
+
+        def acceptable(shown: str) -> bool:
+            if " " in shown or len(shown) > 3:
+                return True
+            return any(
+                pieces[0] == shown and lexicon.dictionary.issuperset(pieces[1:])
+                for pieces in spaced.values()
+            )
+
+        failure: tuple[Reason, str] | None = None
+        hit = self._profanity.find(text, text.translate(SQUEEZE), None) if embedded else None
+        if hit is not None and not hit.embedded and hit.term in self._strong_terms:
+            failure = Reason.NAME_PROFANITY, f'contains "{hit.shown}", which is profanity'
+            failure = failure[0], failure[1] + " (name_profanity)"
+        else:
+            failure = self._phrase_failure(text, TOKEN_RE.findall(text), acceptable)
+        if failure is None:
+            return None
+        token = next((w for w in spaced if _overlaps(spaced[w], failure[1])), next(iter(spaced)))
+        return failure[0], f'"{token}" reads as "{" ".join(spaced[token])}": {failure[1]}'
 
     def _format_failure(self, name: str) -> tuple[Reason, str] | None:
         quoted = f'"{name}"'
@@ -306,3 +447,8 @@ class NameRules:
             if reachable[i]:
                 reachable[j] = True
         return reachable[-1]
+
+
+def _overlaps(pieces: tuple[str, ...], reason: str) -> bool:
+    """Does the reason quote a word of this spaced-out token?"""
+    return any(f'"{piece}' in reason or f'{piece}"' in reason for piece in pieces)

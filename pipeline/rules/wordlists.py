@@ -210,3 +210,84 @@ def trie_pattern(words: Iterable[str]) -> str:
         return body
 
     return build(root) or "(?!)"
+
+
+class ShortForms:
+    """Words written short read as the word they stand for ("SOC SEC ADMIN" as SOCIAL SECURITY
+    ADMINISTRATION), from short_forms.txt: `FULL = SHORT, SHORT ...`, one full word a line."""
+
+    def __init__(self, forms: Iterable[tuple[str, tuple[str, ...]]]) -> None:
+        by_first: dict[str, dict[tuple[str, ...], str]] = {}
+        for full, short in forms:
+            by_first.setdefault(short[0], {})[short] = full
+        # first token -> ((short form, full word), ...) longest first
+        self._by_first = {
+            first: tuple(sorted(found.items(), key=lambda kv: -len(kv[0])))
+            for first, found in by_first.items()
+        }
+        self.tokens = frozenset(self._by_first)
+
+    def short_forms_of(self, words: Iterable[str]) -> frozenset[str]:
+        """The first tokens of the short forms of these full words (SOC for SOCIAL)."""
+        wanted = frozenset(words)
+        return frozenset(
+            first
+            for first, forms in self._by_first.items()
+            if any(full in wanted for _, full in forms)
+        )
+
+    @classmethod
+    def parse(cls, text: str) -> ShortForms:
+        forms = []
+        for line in text.splitlines():
+            full, sep, shorts = line.split("#", 1)[0].partition("=")
+            full_tokens = TOKEN_RE.findall(to_ascii_name(full))
+            if not sep or len(full_tokens) != 1:
+                continue
+            for short in shorts.split(","):
+                tokens = tuple(TOKEN_RE.findall(to_ascii_name(short)))
+                if tokens and tokens != (full_tokens[0],):
+                    forms.append((full_tokens[0], tokens))
+        return cls(forms)
+
+    def expand(self, tokens: Sequence[str]) -> tuple[list[str], list[tuple[int, int]]] | None:
+        """The tokens with every short form replaced by its full word, and for each resulting
+        token the range of `tokens` it stands for; None when no token is a short form."""
+        if self.tokens.isdisjoint(tokens):
+            return None
+        out: list[str] = []
+        ranges: list[tuple[int, int]] = []
+        i = 0
+        while i < len(tokens):
+            for short, full in self._by_first.get(tokens[i], ()):
+                if tuple(tokens[i : i + len(short)]) == short:
+                    out.append(full)
+                    ranges.append((i, i + len(short)))
+                    i += len(short)
+                    break
+            else:
+                out.append(tokens[i])
+                ranges.append((i, i + 1))
+                i += 1
+        return out, ranges
+
+    def expand_entry(self, entry: Entry) -> Entry | None:
+        """A term of two or more words with its short forms written out, when it has any."""
+        expanded = self.expand(entry.tokens) if len(entry.tokens) > 1 else None
+        if expanded is None or len(expanded[0]) < 2:
+            return None
+        return Entry(entry.text, tuple(expanded[0]), entry.mark)
+
+
+def builtin_short_forms() -> ShortForms:
+    """short_forms.txt of pipeline/rules/data."""
+    try:
+        text = (
+            resources.files("pipeline.rules").joinpath("data", "short_forms.txt").read_text("utf-8")
+        )
+    except OSError as err:
+        raise InputError(
+            f"built-in word list pipeline/rules/data/short_forms.txt is missing or unreadable "
+            f"({err}); reinstall cnam-batch"
+        ) from err
+    return ShortForms.parse(text)

@@ -23,6 +23,10 @@ import requests
 
 from pipeline.cli.app import main
 from pipeline.environment import Environment
+from pipeline.errors import CnamBatchError
+from pipeline.input.frame import LoadOptions
+from pipeline.input.load import expand_inputs, load_file
+from pipeline.rules.normalize import normalize_number
 from pipeline.sandbox.control import RequestLogEntry
 from pipeline.sandbox.server import SandboxServer
 
@@ -49,6 +53,33 @@ def write_input(path: Path, rows: Iterable[tuple[str, str]]) -> Path:
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8-sig") as fh:
         return list(csv.DictReader(fh))
+
+
+# ---------------------------------------------------------------------------- the account
+def own_input_numbers(server: SandboxServer, paths: Iterable[str | Path], cwd: Path | None = None):  # type: ignore[no-untyped-def]
+    """The customer's account has the numbers of their input files: on the open sandbox account
+    (which owns every valid number but lists only those in use) they are marked in use, so the
+    account's listing shows them, as `run --sandbox` does for its input. A run reads that listing
+    whole and takes a number absent from it as not on the account (issue 8 item 6)."""
+    numbers: set[str] = set()
+    for raw in paths:
+        path = Path(raw) if cwd is None or Path(raw).is_absolute() else cwd / raw
+        if not path.exists():
+            continue
+        try:
+            members = expand_inputs([path])
+        except CnamBatchError:
+            continue  # not an input (a config file) or an unreadable folder
+        for member in members:
+            try:
+                loaded = load_file(member, LoadOptions())
+            except CnamBatchError:
+                continue  # a test of an unreadable file: it has no numbers to own
+            for cell in loaded.frame["input_number"]:
+                number = normalize_number(cell).number
+                if number:
+                    numbers.add(number)
+    server.account.use(numbers)
 
 
 # ---------------------------------------------------------------------------- the sandbox's view
@@ -160,6 +191,7 @@ class Harness:
         }
 
     def run(self, *args: str | Path, rate_limit: float | None = None) -> RunOutcome:
+        own_input_numbers(self.server, [a for a in args if not str(a).startswith("-")])
         argv = ["run", *map(str, args), "--output", str(self.output), "--state", str(self.state)]
         argv += ["--rate-limit", str(rate_limit or self.rate_limit)]
         return self.main(argv)

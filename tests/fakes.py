@@ -82,6 +82,7 @@ class FakeFlowroute:
         self.faults: list[Fault] = []
         self._lock = threading.RLock()
         self._sorted_numbers: list[str] = []
+        self.listing_whole = True  # False: the numbers listing broke off (see list_number_ids)
 
     # ------------------------------------------------------------------ test controls
     def fail(
@@ -229,6 +230,9 @@ class FakeFlowroute:
             yield from page
             if nxt is None:
                 return
+
+    def list_number_ids(self, page_size: int = 200) -> tuple[set[str], bool]:
+        return {n.id for n in self.iter_numbers(page_size)}, self.listing_whole
 
     def get_number(self, number: str) -> NumberInfo | None:
         def body() -> NumberInfo | None:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from e2e_util import own_input_numbers
 
 from pipeline.cli.app import build_parser, main
 from pipeline.environment import Environment
@@ -623,6 +624,7 @@ def test_main_leaves_no_logging_state_behind(tmp_path: Path) -> None:
 def test_retry_warnings_go_to_run_log(tmp_path: Path) -> None:
     faults = FaultConfig(seed=1, error_rate=0.5)
     with SandboxServer(SandboxConfig(approve_after=3600, faults=faults)) as server:
+        own_input_numbers(server, [EXAMPLE])  # the account lists the numbers of its input
         err = io.StringIO()
         env = Environment(
             stdout=io.StringIO(),

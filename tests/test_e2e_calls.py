@@ -83,3 +83,28 @@ def test_wait_approval_polls_soon_after_the_creates_and_associates_at_once(live_
     assert polls and polls[0] - created < 1.5  # the first poll about a second after the create
     assert elapsed < 5, elapsed  # (it was a fixed 5 s before the first poll)
     print(f"first poll {polls[0] - created:.2f} s after the create; run took {elapsed:.2f} s")
+
+
+def test_numbers_absent_from_the_whole_listing_are_not_on_the_account_without_a_call(
+    clock, tmp_path
+):
+    owned = NUMBERS[:5]
+    outsiders = phone_numbers(200, first=3125550300)  # e.g. ports still pending
+    rows = [(n, "ACME PLUMBING") for n in owned] + [(n, "BOB LAW") for n in outsiders]
+    config = SandboxConfig(approve_after=600, numbers={f"1{n}" for n in owned})
+    with SandboxServer(config, clock=clock) as server:
+        source = write_input(tmp_path / "a.csv", rows)
+
+        result = Harness(server, tmp_path).run(source)
+
+    assert result.code == 0, result.stderr
+    report = result.report()
+    assert {r["reason_code"] for r in report[len(owned) :]} == {"number_not_on_account"}
+    assert {r["status"] for r in report[: len(owned)]} == {"pending_approval"}
+    number_reads = [e for e in gets(result.log, "/v2/numbers/") if e.path != "/v2/numbers/"]
+    listing_pages = [e for e in result.log if e.method == "GET" and e.path == "/v2/numbers"]
+    assert number_reads == []  # it was one GET per number absent from the listing: 200
+    assert len(listing_pages) == 1
+    assert len(creates(result.log)) == 1  # BOB LAW is not created: no number can use it
+    print(f"{len(outsiders)} numbers not on the account: {len(number_reads)} lookups, "
+          f"{len(result.log)} requests in all")  # fmt: skip

@@ -29,7 +29,7 @@ from typing import Any
 
 import openpyxl
 import pytest
-from e2e_util import read_csv
+from e2e_util import own_input_numbers, read_csv
 from e2e_util import write_input as write_csv
 from fakes import FakeClock
 from smtp_server import (
@@ -162,6 +162,7 @@ class Nights:
             now=self.now,
             sleep=self.sleep,
         )
+        own_input_numbers(self.server, [a for a in argv if not a.startswith("-")], self.root)
         before = _run_dirs(self.output)
         mark = len(self.server.log)
         code = main(["run", *argv], environment)

@@ -147,12 +147,30 @@ def test_number_not_on_account_is_rejected_without_create(state, clock):
         Reason.NUMBER_NOT_ON_ACCOUNT,
     )
     assert N2 in rejected.reason
-    assert client.calls.count(("get_number", (N2,))) == 1
+    assert client.count("get_number") == 0  # the listing was read whole: no call per number
     assert [args for name, args in client.calls if name == "create_cnam"] == [("ACME",)]
 
 
-def test_number_owned_but_unlisted_is_checked_once_then_cached(state, clock):
-    client = FakeFlowroute(hidden_numbers=[N1], clock=clock)  # like the sandbox's default account
+def test_numbers_absent_from_a_whole_listing_cost_no_call_and_a_later_listing_finds_them(
+    state, clock
+):
+    numbers = [f"1206555{i:04d}" for i in range(50)]
+    client = FakeFlowroute(hidden_numbers=numbers, clock=clock)  # a port still pending
+    items = [item(n, "ACME", row=i + 2) for i, n in enumerate(numbers)]
+
+    first = run(client, state, "r1", items, clock)
+    client.account.listed |= set(numbers)  # the port completed
+    second = run(client, state, "r2", items, clock)
+
+    assert set(statuses(first)) == {Status.REJECTED}
+    assert set(statuses(second)) == {Status.PENDING_APPROVAL}
+    assert client.count("get_number") == 0  # it was one per number: 50, then 50 again
+    assert client.count("list_numbers") == 2  # one listing page per run
+
+
+def test_a_listing_cut_short_falls_back_to_one_lookup_per_missing_number(state, clock):
+    client = FakeFlowroute(hidden_numbers=[N1], clock=clock)
+    client.listing_whole = False  # pagination broke off: absent does not mean not owned
     items = batch((N1, "ACME"))
 
     assert statuses(run(client, state, "r1", items, clock)) == [Status.PENDING_APPROVAL]
@@ -163,16 +181,35 @@ def test_number_owned_but_unlisted_is_checked_once_then_cached(state, clock):
     assert client.count("list_numbers") == 1  # run 2 knew the number from the journal
 
 
-def test_already_set_from_the_detail_lookup_sends_nothing(state, clock):
-    client = FakeFlowroute(hidden_numbers=[N1], clock=clock)
+def test_already_set_from_the_records_numbers_sends_nothing(state, clock):
+    client = FakeFlowroute(numbers=[N1, N2], clock=clock)
+    record = client.add_record("ACME", "approved")  # made on the portal, on N1 already
+    client.account.presets[N1] = record.id
+
+    result = run(client, state, "r1", batch((N1, "ACME"), (N2, "ACME")), clock)
+
+    assert (result.outcomes["h1:2"].status, result.outcomes["h1:2"].cnam_id) == (
+        Status.ALREADY_SET,
+        record.id,
+    )
+    assert result.outcomes["h1:3"].status is Status.ASSOCIATED
+    assert writes(client) == (0, 1)
+    assert client.count("get_cnam_numbers") == 1  # one read for the record, none per number
+    assert client.count("get_number") == 0
+
+
+def test_already_set_from_the_detail_lookup_when_the_records_read_fails(state, clock):
+    client = FakeFlowroute(numbers=[N1], clock=clock)
     record = client.add_record("ACME", "approved")
     client.account.presets[N1] = record.id
+    client.fail("get_cnam_numbers", lambda: ServerError(503, "Unavailable"))
 
     result = run(client, state, "r1", batch((N1, "ACME")), clock)
 
     outcome = result.outcomes["h1:2"]
     assert (outcome.status, outcome.cnam_id) == (Status.ALREADY_SET, record.id)
     assert writes(client) == (0, 0)
+    assert client.count("get_number") == 1
 
 
 def test_already_set_from_the_journal_sends_nothing(state, clock):

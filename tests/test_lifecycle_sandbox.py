@@ -55,6 +55,7 @@ def client_for(sandbox: SandboxServer) -> FlowrouteClient:
 def run(
     sandbox: SandboxServer, state: Path, run_id: str, items: list[WorkItem], clock: FakeClock, **kw
 ) -> LifecycleResult:
+    sandbox.account.use(it.number for it in items)  # the open account lists what it is used with
     with Journal(state, clock=clock) as journal:
         return run_lifecycle(
             client_for(sandbox), journal, run_id, items, clock=clock, sleep=clock.sleep, **kw
@@ -162,6 +163,7 @@ def test_kill_9_mid_run_then_rerun_loses_nothing(tmp_path, clock, phase, distinc
         method = "POST" if phase == "create" else "PATCH"
         env = {**os.environ, "PYTHONPATH": str(ROOT), "URL": sandbox.url,
                "AK": sandbox.access_key, "SK": sandbox.secret_key}  # fmt: skip
+        sandbox.account.use(it.number for it in work(names))
         proc = subprocess.Popen([sys.executable, "-c", child], env=env)
         try:
             deadline = time.monotonic() + 60

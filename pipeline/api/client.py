@@ -244,6 +244,14 @@ class FlowrouteClient:
         params = number_params(page_size, 0, None, None, None)
         return self._paginate(f"{API_PREFIX}/numbers", params, number_from)
 
+    def list_number_ids(self, page_size: int = 200) -> tuple[set[str], bool]:
+        """Every number on the account, and whether the listing was read whole (False when
+        pagination broke off at a page already read: numbers missing from it may be owned)."""
+        params = number_params(page_size, 0, None, None, None)
+        whole: list[bool] = []
+        ids = {n.id for n in self._paginate(f"{API_PREFIX}/numbers", params, number_from, whole)}
+        return ids, not whole
+
     def get_number(self, number: str) -> NumberInfo | None:
         """A number's details incl. its current CNAM id; None when it is not on the account."""
         path = f"{API_PREFIX}/numbers/{quote(str(number), safe='')}"
@@ -309,9 +317,14 @@ class FlowrouteClient:
         return items, (urljoin(response.url or self._host.url(shown), nxt) if nxt else None)
 
     def _paginate(
-        self, target: str, params: Mapping[str, str], parse: Callable[[object], Any]
+        self,
+        target: str,
+        params: Mapping[str, str],
+        parse: Callable[[object], Any],
+        broken: list[bool] | None = None,
     ) -> Iterator[Any]:
-        """Follow links.next on our own host; stop at the last page, an empty page or a repeat."""
+        """Follow links.next on our own host; stop at the last page, an empty page or a repeat
+        (then `broken`, when given, gets a True: the listing was not read whole)."""
         seen = {self._host.canonical(self._host.display(target, params))}
         items, nxt = self._page(target, params, parse)
         yield from items
@@ -319,6 +332,8 @@ class FlowrouteClient:
             key = self._host.canonical(nxt)
             if key in seen:
                 log.warning("pagination stopped: next link %s repeats a page already read", key)
+                if broken is not None:
+                    broken.append(True)
                 return
             seen.add(key)
             items, nxt = self._page(nxt, None, parse)

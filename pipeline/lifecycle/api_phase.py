@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -48,8 +49,13 @@ class ApiPhaseOutcome:
     fatal: CnamBatchError | None
 
 
-def _endpoint(settings: Settings, stack: ExitStack, state_path: Path) -> tuple[str, str, str]:
-    """(base URL, access key, secret key): the built-in sandbox or the configured API."""
+def _endpoint(
+    settings: Settings, stack: ExitStack, state_path: Path, numbers: Iterable[str] = ()
+) -> tuple[str, str, str]:
+    """(base URL, access key, secret key): the built-in sandbox or the configured API.
+
+    The built-in sandbox's account owns the run's `numbers` (all but the fictional 555-01XX),
+    and lists them as a real account lists its numbers."""
     if settings.sandbox:
         from pipeline.sandbox.server import SandboxConfig, SandboxServer
 
@@ -60,6 +66,7 @@ def _endpoint(settings: Settings, stack: ExitStack, state_path: Path) -> tuple[s
             )
         )
         stack.enter_context(server)
+        server.account.use(numbers)
         log.info("sandbox serving at %s", server.url)
         return server.url, server.access_key, server.secret_key
     assert settings.fr_access_key and settings.fr_secret_key
@@ -237,7 +244,9 @@ def run_api_phase(
     stack: ExitStack,
     state_path: Path,
 ) -> ApiPhaseOutcome:
-    base_url, access_key, secret_key = _endpoint(settings, stack, state_path)
+    base_url, access_key, secret_key = _endpoint(
+        settings, stack, state_path, rows["number"].unique()
+    )
     guard = build_guard(settings, base_url, env)
     client, stats = build_client(settings, base_url, access_key, secret_key, env, guard)
     try:

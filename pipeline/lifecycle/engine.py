@@ -223,20 +223,27 @@ class _Run:
         self.found = (needed & set(account)) - set(journaled) - intents
 
     def _check_ownership(self, active: list[Row]) -> list[Row]:
-        """Numbers in the listing (or cached as owned) are owned; others are looked up once."""
+        """Numbers in the listing (or cached as owned) are owned. When the listing was read whole,
+        a number absent from it is not on the account, with no further call (a port still
+        pending shows up in a later run's listing). Only when it was not (pagination broke off)
+        is each number missing from it looked up once."""
         numbers = {r.item.number for r in active}
         owned = self.journal.owned_numbers(numbers)
         unknown = numbers - owned
         if unknown:
             try:
-                listed = {n.id for n in self.client.iter_numbers()} & unknown
+                listing, whole = self.client.list_number_ids()
             except ApiError as err:
                 message = f"listing the account's numbers failed: {err}"
                 self.ledger.fail([r for r in active if r.item.number in unknown], message)
                 return [r for r in active if r.item.number in owned]
+            listed = listing & unknown
             self.journal.mark_owned(listed)
             owned |= listed
             unknown -= listed
+            if whole:
+                self.journal.mark_owned(unknown, owned=False)
+                unknown = set()
         results: dict[str, Any] = {}
         self._fan_out(self.client.get_number, sorted(unknown), results.__setitem__, "reconcile")
         found = {

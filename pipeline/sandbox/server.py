@@ -237,6 +237,15 @@ def _banner(server: SandboxServer) -> list[str]:
         "Point cnam-batch at it:",
         f"  FLOWROUTE_API_URL={server.url} FR_ACCESS_KEY={server.access_key} "
         f"FR_SECRET_KEY={secret_env} python run_batch.py run input/",
+        *(
+            [
+                "  (cnam-batch reads the account's number listing, which on this open account shows"
+                " only numbers in use: start the sandbox with --numbers FILE holding your input's"
+                " numbers)"
+            ]
+            if cfg.numbers is None
+            else []
+        ),
         "Press Ctrl-C to stop.",
     ]
 

@@ -1,0 +1,103 @@
+"""The outage guard (api/outage.py) with a fake clock, and the real client under the production
+defaults against the sandbox's outage switch in simulated time: how long until it stops sending."""
+
+from __future__ import annotations
+
+import pytest
+from fakes import FakeClock
+
+from pipeline.api.client import FlowrouteClient
+from pipeline.api.outage import DEFAULT_BUDGET, OutageGuard
+from pipeline.errors import ApiUnreachableError, RuntimeLimitError
+from pipeline.journal.store import Journal
+from pipeline.journal.types import WorkItem
+from pipeline.lifecycle.engine import run_lifecycle
+from pipeline.model import Status
+from pipeline.sandbox.control import OUTAGE, OutageConfig
+from pipeline.sandbox.server import SandboxConfig, SandboxServer
+
+URL = "https://api.flowroute.com"
+
+
+def test_nothing_answering_at_start_stops_after_two_tries_naming_the_url():
+    guard = OutageGuard(URL, clock=FakeClock())
+
+    guard.failure("connection refused", transport=True, retryable=True)
+    with pytest.raises(ApiUnreachableError) as caught:
+        guard.failure("connection refused", transport=True, retryable=True)
+
+    assert URL in str(caught.value) and "--api-url" in str(caught.value)
+    with pytest.raises(ApiUnreachableError):
+        guard.before_send()  # nothing more is sent
+
+
+def test_a_tls_failure_at_start_stops_at_once():
+    guard = OutageGuard(URL, clock=FakeClock())
+    with pytest.raises(ApiUnreachableError):
+        guard.failure("certificate verify failed", transport=True, retryable=False)
+
+
+def test_mid_run_failures_stop_only_after_the_budget_and_an_answer_starts_over():
+    clock = FakeClock(0)
+    guard = OutageGuard(URL, budget=120, clock=clock)
+    guard.answer(200)
+    for _ in range(11):  # 100 s of failures: still within the budget
+        guard.failure("answered 503", transport=False, retryable=True)
+        guard.before_send()
+        clock.now += 10
+    guard.answer(404)  # the server is there: the stretch is over
+    clock.now += 100
+    guard.failure("got no answer", transport=True, retryable=True)
+    assert guard.cap_wait(300) == 120  # a retry wakes when the budget runs out
+    clock.now += 60
+    guard.failure("got no answer", transport=True, retryable=True)
+    clock.now += 59
+    guard.failure("answered 500", transport=False, retryable=True)
+    clock.now += 1
+
+    with pytest.raises(ApiUnreachableError) as caught:
+        guard.before_send()
+    assert "did not answer" in str(caught.value) and "2 min" in str(caught.value)
+
+
+def test_the_deadline_stops_new_calls_and_caps_waits():
+    clock = FakeClock(0)
+    guard = OutageGuard(URL, deadline=90, max_runtime=90, clock=clock)
+    guard.before_send()
+    clock.now = 80
+    assert guard.cap_wait(30) == 10 and guard.time_left() == 10
+    clock.now = 90
+    with pytest.raises(RuntimeLimitError) as caught:
+        guard.before_send()
+    assert "--max-runtime 90 s reached" in str(caught.value)
+
+
+def test_with_the_production_defaults_an_outage_stops_the_run_within_three_minutes(tmp_path):
+    """The real client and lifecycle, 6 attempts a call and the 120 s budget, in simulated time:
+    the sandbox answers 503 from its 10th request on; sleeps advance the fake clock."""
+    clock = FakeClock(0)
+    items = [
+        WorkItem(f"h:{i}", "a.csv", i + 2, "n", "n", f"1{2064561000 + i}", f"SHOP {i} CO")
+        for i in range(200)
+    ]
+    config = SandboxConfig(
+        approve_after=600,
+        numbers={it.number for it in items},
+        outage=OutageConfig(after_requests=10, mode="503"),
+    )
+    with SandboxServer(config) as server:
+        guard = OutageGuard(server.url, budget=DEFAULT_BUDGET, clock=clock)
+        client = FlowrouteClient(
+            server.url, server.access_key, server.secret_key, sleep=clock.sleep, guard=guard
+        )
+        with Journal(tmp_path / "state.sqlite") as journal:
+            result = run_lifecycle(client, journal, "r1", items, sleep=clock.sleep)
+        during = [e for e in server.log if e.fault == OUTAGE]
+
+    assert isinstance(result.fatal, ApiUnreachableError)
+    stopped_after = clock.now  # simulated seconds; the outage began at about 0
+    assert DEFAULT_BUDGET <= stopped_after <= 180
+    assert len(during) < 200  # not 6 tries for each of 200 rows
+    assert {o.status for o in result.outcomes.values()} <= {Status.FAILED, Status.PENDING_APPROVAL}
+    print(f"defaults: stopped {stopped_after:.0f} simulated s into the outage, after "
+          f"{len(during)} requests in it")  # fmt: skip

@@ -7,6 +7,7 @@ upload leaves it), so no binary fixture is needed for each defect.
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -192,16 +193,25 @@ def run_capped(*argv: object) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_stray_far_cell_is_refused_with_what_to_do(tmp_path):
+def test_stray_far_cell_is_read_cell_by_cell_within_the_memory_cap(tmp_path):
+    """Before: the reader built the 17-billion-cell grid and the process died (exit -6)."""
     path = rewrite(DATA / "two_sheets.xlsx", tmp_path / "stray.xlsx", SHEET, with_cells(STRAY))
-    done = run_capped("run", path, "--dry-run", "--output", tmp_path / "out")
-    assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
-    assert done.stderr == (
-        f"cnam-batch: error: {path} sheet 'January' reaches column XFD and row 1,048,576 "
-        "(17,179,869,184 cells counting the empty ones), more than cnam-batch reads (33,554,432); "
-        "delete the cells beyond your data (Ctrl+End shows the last one) and save again, "
-        "or save the sheet as CSV UTF-8\n"
+    out = tmp_path / "out"
+    done = run_capped("run", path, "--dry-run", "--output", out)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    lines = done.stderr.splitlines()
+    assert lines[0] == (
+        f"cnam-batch: WARNING: {path}: sheet 'January' reaches XFD1048576 (17,179,869,184 cells "
+        "counting the empty ones), so it was read cell by cell; delete the cells beyond your "
+        "data (Ctrl+End shows the last one)"
     )
+    assert len(lines) == 2 and lines[1].startswith("cnam-batch ")  # the outcome line
+    (run_dir,) = out.iterdir()
+    report = (run_dir / "report.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert len(report) == 2 and ",16463439697," in report[1] and "JANUARY" in report[1]
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    # the same count the grid would give: every row from 3 to 1,048,576 is blank
+    assert (summary["rows_total"], summary["blank_rows_skipped"]) == (1, 1_048_576 - 2)
 
 
 def test_stray_in_a_hidden_sheet_that_is_not_read_does_not_matter(tmp_path):
@@ -212,11 +222,131 @@ def test_stray_in_a_hidden_sheet_that_is_not_read_does_not_matter(tmp_path):
     assert [p.name for p in (tmp_path / "out").iterdir()]  # a run folder with the report
 
 
-def test_stray_with_an_explicit_sheet_is_refused_too(tmp_path):
+def test_stray_in_the_sheet_asked_for_is_read_cell_by_cell_too(tmp_path):
     path = rewrite(DATA / "hidden_first_sheet.xlsx", tmp_path / "h.xlsx", SHEET, with_cells(STRAY))
-    done = run_capped("run", path, "--sheet", "Old", "--dry-run", "--output", tmp_path / "out")
+    out = tmp_path / "out"
+    done = run_capped("run", path, "--sheet", "Old", "--dry-run", "--output", out)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert "h.xlsx: sheet 'Old' reaches XFD1048576" in done.stderr
+    (run_dir,) = out.iterdir()
+    assert "OLD DATA" in (run_dir / "report.csv").read_text(encoding="utf-8-sig")
+
+
+@pytest.mark.parametrize(
+    ("ref", "far"),
+    [("XFE1048576", "XFE1048576"), ("XFD1048577", "XFD1048577")],
+    ids=["column", "row"],
+)
+def test_a_far_cell_beyond_xfd1048576_is_a_damaged_workbook(tmp_path, ref, far):
+    rows = b'<row r="5"><c r="' + ref.encode() + b'"><v>1</v></c></row>'
+    path = rewrite(DATA / "two_sheets.xlsx", tmp_path / "bad.xlsx", SHEET, with_cells(rows))
+    done = run_capped("run", path, "--dry-run", "--output", tmp_path / "out")
     assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
-    assert "h.xlsx sheet 'Old' reaches column XFD and row 1,048,576" in done.stderr
+    assert done.stderr == (
+        f"cnam-batch: error: {path} sheet 'January': a cell lies beyond XFD1048576 (at {far}), "
+        "where no spreadsheet program writes; the workbook is damaged: upload it again, or open "
+        "it in a spreadsheet program and save it again\n"
+    )
+
+
+# Each workbook fixture, read as a grid (calamine) and, with a stray cell added, cell by cell: the
+# rows must be the same, every value type included (dates, times, floats, booleans, formulas).
+EQUIVALENT = [
+    ("numbers_as_floats.xlsx", None),
+    ("formulas.xlsx", None),
+    ("header_not_in_a1.xlsx", None),
+    ("two_sheets.xlsx", "February"),
+    ("hidden_first_sheet.xlsx", None),
+    ("first_sheet_empty.xlsx", None),
+    ("value_types.xlsx", None),
+]
+
+
+def value_types(path: Path) -> Path:
+    """Dates and times in several formats, the 1900 phantom leap day, percentages, errors."""
+    import datetime as dt
+
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Types")
+    formats = {
+        code: book.add_format({"num_format": code})
+        for code in ("yyyy-mm-dd", "yyyy-mm-dd hh:mm", "hh:mm:ss", "[h]:mm", "0.00%", '"d"0')
+    }
+    sheet.write_row(0, 0, ["Phone", "Name"])
+    cells: list[tuple[object, str | None]] = [
+        (dt.datetime(2024, 2, 3), "yyyy-mm-dd"),
+        (dt.datetime(2024, 2, 3, 4, 5), "yyyy-mm-dd hh:mm"),
+        (0.25, "hh:mm:ss"),
+        (1.5, "[h]:mm"),
+        (0.5, "0.00%"),
+        (7, '"d"0'),
+        (60, "yyyy-mm-dd"),
+        (61, "yyyy-mm-dd"),
+        (16463439697, None),
+        (1.5, None),
+        (True, None),
+        ("x &amp; <y>", None),
+    ]
+    for row, (value, code) in enumerate(cells, start=1):
+        fmt = formats[code] if code else None
+        if isinstance(value, dt.datetime):
+            sheet.write_datetime(row, 0, value, fmt)
+        elif isinstance(value, bool):
+            sheet.write_boolean(row, 0, value)
+        elif isinstance(value, str):
+            sheet.write_string(row, 0, value)
+        else:
+            sheet.write_number(row, 0, value, fmt)
+        sheet.write_string(row, 1, f"ROW {row}")
+    sheet.write_formula(len(cells) + 1, 0, "=1/0", None, "#DIV/0!")
+    sheet.write_string(len(cells) + 1, 1, "ERROR CELL")
+    book.close()
+    return path
+
+
+def test_a_sheet_read_cell_by_cell_gives_the_rows_the_grid_gives(tmp_path):
+    from pipeline.input.extent import sheet_parts
+
+    value_types(tmp_path / "value_types.xlsx")
+    expected: dict[str, object] = {}
+    jobs = []
+    for name, sheet in EQUIVALENT:
+        source = tmp_path / name if name == "value_types.xlsx" else DATA / name
+        loaded = load_file(source, LoadOptions(sheet=sheet))
+        expected[name] = [list(r) for r in loaded.frame.itertuples(index=False, name=None)]
+        with zipfile.ZipFile(source) as archive:
+            member = sheet_parts(archive)[loaded.sheet]
+        stray = rewrite(source, tmp_path / f"stray-{name}", member, with_cells(STRAY))
+        jobs.append((name, str(stray), loaded.sheet))
+    script = textwrap.dedent(
+        """
+        import json, resource, sys
+        limit = 1536 * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        from pipeline.input.frame import LoadOptions
+        from pipeline.input.load import load_file
+        out = {}
+        for name, path, sheet in json.loads(sys.argv[1]):
+            loaded = load_file(path, LoadOptions(sheet=sheet))
+            assert any("read cell by cell" in n for n in loaded.notes), loaded.notes
+            out[name] = [list(r) for r in loaded.frame.itertuples(index=False, name=None)]
+        print(json.dumps(out))
+        """
+    )
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    done = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(jobs)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout)
+    for name, _ in EQUIVALENT:
+        assert got[name] == expected[name], name
 
 
 def test_deep_narrow_stray_still_reads_the_data(tmp_path):

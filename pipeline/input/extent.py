@@ -2,9 +2,9 @@
 
 python-calamine builds a sheet as a dense rectangle from A1 to the farthest cell holding a value: a
 sheet with three rows of data and one stray value in XFD1048576 becomes a 17-billion-cell grid, and
-the process dies allocating it. `check_sheet_size` reads the sheet's part of the zip in blocks
-(memory stays at a few MiB whatever the file) and raises InputError when the grid would exceed
-MAX_GRID_CELLS, naming the farthest column and row so that a person can delete the strays.
+the process dies allocating it. `oversized_sheet` reads the sheet's part of the zip in blocks
+(memory stays at a few MiB whatever the file) and says when the grid would exceed MAX_GRID_CELLS;
+such a sheet is then read cell by cell (sparse.py), never as a grid.
 
 Writers put `r="B7"` first in every `<c>`; for such sheets the scan runs at C speed (one regex
 search per block for a narrow sheet; matches only for references beyond column Z or row 999,999). Any other sheet (cells without references, name-space prefixes) is read by a slower
@@ -23,8 +23,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
-
-from pipeline.errors import InputError
 
 # 2**25 cells: about 1 GiB in calamine's grid (32 bytes a cell). A million rows of 32 columns fit.
 MAX_GRID_CELLS = 1 << 25
@@ -78,17 +76,23 @@ def column_index(letters: bytes | str) -> int:
     return value
 
 
-def check_sheet_size(path: Path, where: str, sheet: str) -> None:
-    """InputError when `sheet` of the XLSX/XLSM at `path` spans more than MAX_GRID_CELLS cells.
+@dataclass(frozen=True)
+class Oversized:
+    """A sheet whose grid calamine must not build: its part in the zip and its exact extent."""
 
-    A sheet this scan cannot find (an unusual package layout) is left to calamine, which reports a
-    damaged workbook its own way.
-    """
+    member: str
+    extent: Extent
+
+
+def oversized_sheet(path: Path, sheet: str) -> Oversized | None:
+    """The sheet's part and extent when `sheet` of the XLSX/XLSM at `path` spans more than
+    MAX_GRID_CELLS cells, else None. A sheet this scan cannot find, or a damaged package, is left
+    to calamine, which reports a damaged workbook its own way."""
     try:
         with zipfile.ZipFile(path) as archive:
             member = sheet_parts(archive).get(sheet)
             if member is None:
-                return
+                return None
             extent = sheet_extent(archive, member)
     except (
         zipfile.BadZipFile,
@@ -99,14 +103,8 @@ def check_sheet_size(path: Path, where: str, sheet: str) -> None:
         EOFError,
         NotImplementedError,
     ):
-        return  # damaged: calamine says so when it reads the sheet
-    if extent.cells > MAX_GRID_CELLS:
-        raise InputError(
-            f"{where} sheet {sheet!r} reaches column {column_letters(extent.columns)} and row "
-            f"{extent.rows:,} ({extent.cells:,} cells counting the empty ones), more than "
-            f"cnam-batch reads ({MAX_GRID_CELLS:,}); delete the cells beyond your data (Ctrl+End "
-            "shows the last one) and save again, or save the sheet as CSV UTF-8"
-        )
+        return None
+    return Oversized(member, extent) if extent.cells > MAX_GRID_CELLS else None
 
 
 def sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:

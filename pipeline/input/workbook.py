@@ -3,21 +3,28 @@
 See pipeline/input/load.py for the rules every reader follows. A workbook that is a zip but whose
 parts cannot be read (a sheet cut off half way by a broken upload, damaged shared strings or styles)
 is "damaged": one InputError line, never a traceback. A sheet whose grid would be too big to build
-(a stray cell in XFD1048576) is refused before calamine builds it (pipeline/input/extent.py).
+(a stray cell in XFD1048576; pipeline/input/extent.py) is read cell by cell instead (sparse.py), with
+a note naming how far it reaches.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
+from xml.etree import ElementTree
 
 import python_calamine as calamine
 
 from pipeline.errors import InputError
-from pipeline.input.extent import check_sheet_size
+from pipeline.input.extent import Oversized, column_letters, oversized_sheet
 from pipeline.input.frame import LoadedFile, LoadOptions, build_frame, file_hash, is_blank
 from pipeline.input.header import HEADER_SEARCH_ROWS, locate_header, no_columns_error, shorten
+from pipeline.input.sparse import MAX_ROWS, SparseSheet
+
+MAX_COLUMNS = 16_384  # XFD: a sheet's columns in Excel
 
 
 def load_workbook(path: Path, where: str, options: LoadOptions) -> LoadedFile:
@@ -44,9 +51,9 @@ def load_workbook(path: Path, where: str, options: LoadOptions) -> LoadedFile:
             f"spreadsheet program and save it again as {kind} or CSV UTF-8"
         ) from None
 
-    def read(name: str) -> list[list[object]]:
-        if kind != ".ods":
-            check_sheet_size(path, where, name)
+    def read(name: str) -> Rows:
+        if kind != ".ods" and (big := oversized_sheet(path, name)) is not None:
+            return big  # never handed to calamine: read cell by cell below
         try:
             return _sheet_rows(workbook, name)
         except (calamine.CalamineError, ValueError, OverflowError) as err:
@@ -55,6 +62,13 @@ def load_workbook(path: Path, where: str, options: LoadOptions) -> LoadedFile:
     with workbook:
         sheet, rows, notes = _choose_sheet(workbook, where, options, read)
     located = f"{where} sheet {sheet!r}"
+    if isinstance(rows, Oversized):
+        try:
+            return _load_sparse(path, where, sheet, rows, options, notes, digest)
+        except (ElementTree.ParseError, zipfile.BadZipFile, zlib.error, KeyError) as err:
+            raise damaged(where, kind, sheet, err) from None
+        except (ValueError, OSError, EOFError) as err:
+            raise damaged(where, kind, sheet, err) from None
     candidates: list[tuple[int, list[str]]] = []
     for index, row in enumerate(rows):
         cells = [_cell_text(v) for v in row]
@@ -72,6 +86,57 @@ def load_workbook(path: Path, where: str, options: LoadOptions) -> LoadedFile:
     return LoadedFile(path, where, sheet, frame, blank, notes + list(header.notes), digest)
 
 
+def _load_sparse(
+    path: Path,
+    where: str,
+    sheet: str,
+    big: Oversized,
+    options: LoadOptions,
+    notes: list[str],
+    digest: str,
+) -> LoadedFile:
+    """A sheet too big for a grid, read in two streaming passes: the first rows for the header,
+    then only the number and name columns. The rows come out as the grid would have given them
+    (blank rows up to the last row holding a value counted the same way)."""
+    located = f"{where} sheet {sheet!r}"
+    extent = big.extent
+    far = f"{column_letters(extent.columns)}{extent.rows}"
+    if extent.columns > MAX_COLUMNS or extent.rows > MAX_ROWS:
+        raise InputError(
+            f"{located}: a cell lies beyond XFD1048576 (at {far}), where no spreadsheet program "
+            "writes; the workbook is damaged: upload it again, or open it in a spreadsheet "
+            "program and save it again"
+        )
+    reader = SparseSheet(path, big.member)
+    candidates: list[tuple[int, list[str]]] = []
+    for index, values in reader.rows():
+        cells = [""] * extent.columns
+        for column, value in values.items():
+            cells[column] = _cell_text(value)
+        if not is_blank(cells):
+            candidates.append((index + 1, cells))
+            if len(candidates) == HEADER_SEARCH_ROWS:
+                break
+    candidates.sort(key=lambda c: c[0])
+    header = locate_header(candidates, options)
+    if header is None:
+        raise no_columns_error(located, candidates, options)
+    header_row = candidates[header.position][0]  # 1-based: rows below it are 0-based header_row+
+    count = extent.rows - header_row
+    numbers = [""] * max(count, 0)
+    names = [""] * max(count, 0)
+    for index, values in reader.rows(keep=(header.number, header.name)):
+        if header_row <= index < extent.rows:
+            numbers[index - header_row] = _cell_text(values.get(header.number, ""))
+            names[index - header_row] = _cell_text(values.get(header.name, ""))
+    frame, blank = build_frame(header_row + 1, numbers, names)
+    note = (
+        f"sheet {sheet!r} reaches {far} ({extent.cells:,} cells counting the empty ones), so it "
+        "was read cell by cell; delete the cells beyond your data (Ctrl+End shows the last one)"
+    )
+    return LoadedFile(path, where, sheet, frame, blank, [*notes, note, *header.notes], digest)
+
+
 def damaged(where: str, kind: str, sheet: str | None, err: Exception) -> InputError:
     """The one line for a workbook that is a zip archive whose parts cannot be read."""
     part = f"sheet {sheet!r}: " if sheet is not None else ""
@@ -85,8 +150,8 @@ def _choose_sheet(
     workbook: calamine.CalamineWorkbook,
     where: str,
     options: LoadOptions,
-    read: Callable[[str], list[list[object]]],
-) -> tuple[str, list[list[object]], list[str]]:
+    read: Callable[[str], Rows],
+) -> tuple[str, Rows, list[str]]:
     """The sheet to read and its rows (row i is spreadsheet row i + 1, column j is column j + 1).
 
     --sheet picks by name (exact, else case-insensitive). Otherwise the first visible worksheet,
@@ -128,6 +193,9 @@ def _choose_sheet(
         f"{where}: every sheet is empty ({listed}); "
         "it needs a header row with number and name columns"
     )
+
+
+Rows = list[list[object]] | Oversized  # a sheet's cells from A1, or a sheet too big for a grid
 
 
 def _sheet_rows(workbook: calamine.CalamineWorkbook, name: str) -> list[list[object]]:

@@ -17,10 +17,14 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pipeline.errors import ConfigError
 from pipeline.redact import MASK
+
+# `--rate-limit auto`: learn the server's limit (pipeline/api/ratelimit.py)
+RATE_AUTO: Literal["auto"] = "auto"
+RateLimit = float | Literal["auto"]
 
 DEFAULT_API_URL = "https://api.flowroute.com"
 SECRET_FIELDS = frozenset({"fr_access_key", "fr_secret_key", "smtp_password"})
@@ -36,7 +40,7 @@ class Settings:
     dry_run: bool = False
     sandbox: bool = False
     api_url: str = DEFAULT_API_URL
-    rate_limit: float = 5.0
+    rate_limit: RateLimit = 5.0
     concurrency: int = 4
     wait_approval: float = 0.0
     request_timeout: float = 30.0
@@ -134,10 +138,25 @@ def parse_duration(text: object) -> float:
     return seconds
 
 
+def parse_rate_limit(value: object) -> RateLimit:
+    """`auto` (any case) or a number of requests per second; ValueError otherwise. The number's
+    range is checked with the other settings."""
+    if isinstance(value, str) and value.strip().lower() == RATE_AUTO:
+        return RATE_AUTO
+    if isinstance(value, bool):
+        raise ValueError('expected a number or "auto"')
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        raise ValueError('expected a number of requests per second, or "auto"') from None
+
+
 def _coerce(name: str, value: Any, where: str) -> Any:
     """Turn a raw value from TOML or the environment into the field's type, or say what is wrong."""
     kind = _FIELD_TYPES[name]
     try:
+        if kind == "RateLimit":
+            return parse_rate_limit(value)
         if name == "max_runtime":
             return None if value in (None, "") else parse_duration(value)
         if kind == "bool":
@@ -285,7 +304,7 @@ class NumberRule:
 # is read or sent. A new numeric option adds its rule here. Limits are generous; beyond them a value
 # is a typo (or inf/nan), not a wish.
 NUMBER_RULES: dict[str, NumberRule] = {
-    "rate_limit": NumberRule(0.01, 1000, "requests per second"),
+    "rate_limit": NumberRule(0.01, 1000, "requests per second", words=(RATE_AUTO,)),
     "concurrency": NumberRule(1, 64, "requests in flight", whole=True),
     "wait_approval": NumberRule(0, 7 * 86400, "seconds"),
     "request_timeout": NumberRule(0, 3600, "seconds", above=True),

@@ -221,6 +221,7 @@ def _toml_value(name: str, kind: str) -> tuple[str, Any]:
         "smtp_port": ("2525", 2525),
         "concurrency": ("7", 7),
         "max_runtime": ('"30m"', 1800.0),
+        "rate_limit": ('"auto"', "auto"),  # a number or "auto"
         "fr_access_key": ('"file-access-key"', MASK),
         "fr_secret_key": (f'"{FILE_SECRET_KEY}"', MASK),
         "smtp_password": ('"file-smtp-password"', MASK),

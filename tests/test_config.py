@@ -42,6 +42,13 @@ def test_command_line_beats_environment_beats_file(tmp_path: Path) -> None:
     assert s.wait_approval == 0.0 and s.sources["wait_approval"] == "default"
 
 
+def test_rate_limit_auto_from_the_file_the_environment_or_the_command_line(tmp_path: Path) -> None:
+    assert resolve_settings({}, {}, write(tmp_path, 'rate_limit = "auto"\n')).rate_limit == "auto"
+    assert resolve_settings({}, {"CNAM_BATCH_RATE_LIMIT": " Auto "}).rate_limit == "auto"
+    assert resolve_settings({"rate_limit": "auto"}, {}).rate_limit == "auto"
+    assert resolve_settings({}, {}, write(tmp_path, "rate_limit = 12\n")).rate_limit == 12.0
+
+
 def test_named_environment_variables(tmp_path: Path) -> None:
     env = {
         "FLOWROUTE_API_URL": "http://127.0.0.1:9",
@@ -99,6 +106,11 @@ def test_lists_from_file_and_environment(tmp_path: Path) -> None:
         ("concurrency = 0\n", "concurrency must be a whole number from 1 to 64"),
         ("association_path = 'numbers'\n", "association_path must be"),
         ("rate_limit = \n", "not valid TOML"),
+        (
+            "rate_limit = 0\n",
+            "rate_limit must be a number from 0.01 to 1000 requests per second or 'auto'",
+        ),
+        ("rate_limit = true\n", "rate_limit = True is not valid"),
         ("smtp_ssl = true\nsmtp_starttls = true\n", "exclusive"),
         ("give_up_after = -1\n", "give_up_after must be a whole number from 0 to 1000 runs"),
         ("give_up_after = 2.5\n", "give_up_after = 2.5 is not valid"),

@@ -42,18 +42,19 @@ SECRETS = (ACCESS, SECRET, TOKEN)
 
 
 class RecordingLimiter:
-    """Stands in for RateLimiter: counts slots and remembers penalties."""
+    """Stands in for RateLimiter: counts slots (granted at 1.0, 2.0...) and remembers penalties
+    as (retry_after, sent_at)."""
 
     def __init__(self) -> None:
         self.acquired = 0
-        self.penalties: list[float | None] = []
+        self.penalties: list[tuple[float | None, float | None]] = []
 
     def acquire(self) -> float:
         self.acquired += 1
-        return 0.0
+        return float(self.acquired)
 
-    def penalize(self, retry_after: float | None = None) -> None:
-        self.penalties.append(retry_after)
+    def penalize(self, retry_after: float | None = None, sent_at: float | None = None) -> None:
+        self.penalties.append((retry_after, sent_at))
 
 
 @pytest.fixture
@@ -510,8 +511,8 @@ def test_a_429_on_create_is_resent_after_retry_after_and_the_limiter_is_told(
     c = client(sleeps, limiter=limiter)
     assert c.create_cnam("ACME").id == "44"
     assert [call.request.method for call in rsps.calls] == ["POST", "POST"]
-    assert sleeps == [3.0]
-    assert limiter.penalties == [3.0]
+    assert sleeps == [0.0]  # the limiter holds the resend back, not the retry policy
+    assert limiter.penalties == [(3.0, 1.0)]  # Retry-After, and when the refused POST was sent
     assert c.stats.snapshot() == ApiCounts(
         requests=2, creates=1, associations=0, retries=1, rate_limited=1
     )
@@ -943,23 +944,33 @@ def test_retry_after_is_honored_in_seconds_and_as_an_http_date(
     limiter = RecordingLimiter()
     c = client(sleeps, limiter=limiter)
     c.get_cnam("5")
-    assert sleeps == [expected]
-    assert limiter.penalties == [expected]
+    assert sleeps == [0.0]
+    assert limiter.penalties == [(expected, 1.0)]
     assert (c.stats.rate_limited, c.stats.retries) == (1, 1)
 
 
-def test_a_429_without_retry_after_backs_off_and_penalizes_with_none(
+@pytest.mark.parametrize("headers", [{"Retry-After": "2"}, {}])
+def test_without_a_limiter_a_429_waits_retry_after_or_backs_off(
+    rsps: responses.RequestsMock, sleeps: list[float], headers: dict[str, str]
+) -> None:
+    rsps.get(f"{BASE}/v2/cnams/5", status=429, headers=headers)
+    rsps.get(f"{BASE}/v2/cnams/5", json={"data": cnam("5", "A")})
+    client(sleeps).get_cnam("5")
+    assert sleeps == ([2.0] if headers else [0.375])
+
+
+def test_429s_without_retry_after_do_not_use_up_the_attempts(
     rsps: responses.RequestsMock, sleeps: list[float]
 ) -> None:
-    rsps.get(f"{BASE}/v2/cnams/5", status=429)
-    rsps.get(f"{BASE}/v2/cnams/5", status=429)
+    for _ in range(3):
+        rsps.get(f"{BASE}/v2/cnams/5", status=429)
+    rsps.get(f"{BASE}/v2/cnams/5", json={"data": cnam("5", "A")})
     limiter = RecordingLimiter()
-    c = client(sleeps, limiter=limiter, max_attempts=2)
-    with pytest.raises(RateLimitedError):
-        c.get_cnam("5")
-    assert sleeps == [0.375]
-    assert limiter.penalties == [None, None]
-    assert c.stats.rate_limited == 2
+    c = client(sleeps, limiter=limiter, max_attempts=1)
+    assert c.get_cnam("5").id == "5"  # three 429s, yet one attempt allowed: 429s are not failures
+    assert sleeps == [0.0, 0.0, 0.0]
+    assert limiter.penalties == [(None, 1.0), (None, 2.0), (None, 3.0)]
+    assert (c.stats.rate_limited, c.stats.retries, c.stats.requests) == (3, 3, 4)
 
 
 def test_transport_failure_after_every_attempt_is_a_transport_error(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from fakes import FakeClock
 
+from pipeline.api.ratelimit import Learned
 from pipeline.api.types import CnamRecord, value_key
 from pipeline.errors import ConfigError, ExitCode, LockedError
 from pipeline.journal.file import APPLICATION_ID, SCHEMA, SCHEMA_VERSION
@@ -285,7 +286,30 @@ def test_a_schema_1_journal_reads_read_only_unchanged_and_migrates_when_a_run_op
         journal.save_outcomes([("h:2", row.state._replace(failed_runs=2))], "r2")
         assert journal.open_rows()[0].state.failed_runs == 2
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+
+
+def test_a_schema_2_journal_gets_the_learned_rate_table_when_a_run_opens_it(tmp_path):
+    path = tmp_path / "state.sqlite"
+    with Journal(path, clock=FakeClock()) as journal:
+        journal.bind_api("https://api.example", "fingerprint")
+    with sqlite3.connect(path) as conn:  # as cnam-batch wrote it before the api_rates table
+        conn.execute("DROP TABLE api_rates")
+        conn.execute("PRAGMA user_version = 2")
+
+    reader = Journal(path).open(read_only=True)
+    assert reader.status()["rate_limit"] is None  # nothing learned yet; the file is not changed
+    reader.close()
+    with Journal(path, clock=FakeClock()) as journal:
+        assert journal.learned_rate("https://api.example") is None
+        journal.save_learned_rate("https://api.example", Learned(9.5, True), "auto", "r1")
+        assert journal.learned_rate("https://api.example") == Learned(9.5, True)
+        assert journal.learned_rate("sandbox") is None  # per API
+        rate = journal.status()["rate_limit"]
+    assert rate == {"api": "https://api.example", "learned": 9.5, "throttled": True,
+                    "setting": "auto", "run_id": "r1", "updated_at": rate["updated_at"]}  # fmt: skip
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_a_changed_name_starts_the_failed_count_over(journal):

@@ -74,7 +74,7 @@ def test_out_of_range_values_are_refused_from_every_source(tmp_path, name, value
     [
         (
             "rate_limit = nan\n",
-            "rate_limit must be a number from 0.01 to 1000 requests per second "
+            "rate_limit must be a number from 0.01 to 1000 requests per second or 'auto' "
             "(got nan from the config file)",
         ),
         (
@@ -134,7 +134,8 @@ def test_check_number_allows_named_words():
     [
         (
             ["--rate-limit", "nan"],
-            "--rate-limit must be a number from 0.01 to 1000 requests per second (got nan)",
+            "--rate-limit must be a number from 0.01 to 1000 requests per second or 'auto' "
+            "(got nan)",
         ),
         (
             ["--wait-approval", "inf"],
@@ -166,7 +167,7 @@ def test_environment_values_name_their_source():
         2,
         [
             "cnam-batch: error: rate_limit must be a number from 0.01 to 1000 requests per "
-            "second (got inf from the environment)"
+            "second or 'auto' (got inf from the environment)"
         ],
     )
 

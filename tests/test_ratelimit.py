@@ -1,14 +1,28 @@
-"""RateLimiter under a fake clock: no one-second window over the limit, near-full use, 429 recovery."""
+"""RateLimiter under a fake clock: the ceiling is never exceeded in any one-second window, a 429
+is one measured cut per burst, and against a simulated strict server the learned rate uses the
+server's limit well with few 429s (virtual time, several threads)."""
 
 from __future__ import annotations
 
 import bisect
 import math
+import random
 import threading
+from collections.abc import Callable
 
 import pytest
+from virtual_time import StrictServer, VirtualClock
 
-from pipeline.api.ratelimit import RateLimiter
+from pipeline.api.ratelimit import (
+    AUTO_CEILING,
+    AUTO_START,
+    BETA,
+    PROBE_SECONDS,
+    Learned,
+    RateLimiter,
+    cubic_rate,
+    slow_start_rate,
+)
 
 
 class FakeClock:
@@ -122,45 +136,6 @@ def test_penalize_pauses_every_new_slot_until_retry_after() -> None:
     assert limiter.acquire() >= penalized_at + 3.0
 
 
-def test_penalize_halves_the_rate_then_recovers_additively() -> None:
-    limiter, clock = make(10, recovery_seconds=10.0)
-    for _ in range(10):
-        limiter.acquire()
-    limiter.penalize(1.0)
-    assert limiter.current_rate() == pytest.approx(5.0)
-    first = limiter.acquire()
-    second = limiter.acquire()
-    assert second - first == pytest.approx(1.02 / 5, rel=0.05)  # half speed right after the pause
-    times = [limiter.acquire() for _ in range(200)]
-    late_gaps = [b - a for a, b in zip(times[-20:], times[-19:], strict=False)]
-    assert times[-1] - first > 10.0  # long enough to recover
-    assert all(g == pytest.approx(1.02 / 10) for g in late_gaps)
-    assert limiter.current_rate() == 10.0
-    middle = [b - a for a, b in zip(times[:60], times[1:60], strict=False)]
-    assert middle == sorted(middle, reverse=True)  # gaps shrink steadily: gradual, not a jump
-
-
-def test_penalize_without_retry_after_backs_off_doubling_each_time_in_a_row() -> None:
-    limiter, clock = make(10)
-    limiter.acquire()
-    start = clock()
-    limiter.penalize(None)
-    assert limiter.paused_until == pytest.approx(start + 1.0)
-    clock.sleep(1.0)  # the pause is over; another 429 before the rate recovered
-    second = clock()
-    limiter.penalize(None)
-    assert limiter.paused_until == pytest.approx(second + 2.0)
-    assert limiter.current_rate() == pytest.approx(2.5)
-
-
-def test_simultaneous_penalties_cut_the_rate_once() -> None:
-    limiter, _ = make(8)
-    limiter.acquire()
-    for _ in range(6):  # six threads saw the same burst of 429s
-        limiter.penalize(2.0)
-    assert limiter.current_rate() == pytest.approx(4.0)
-
-
 def test_retry_after_longer_than_the_cap_is_cut() -> None:
     limiter, clock = make(5)
     now = clock()
@@ -186,7 +161,7 @@ def test_a_thread_waiting_for_its_slot_queues_again_after_a_penalty() -> None:
     third = limiter.acquire()
     assert first == 0.0
     assert second == pytest.approx(5.0)  # not at its original slot 0.204
-    assert third - second == pytest.approx(1.02 / 2.5)  # and at the cut rate
+    assert third - second == pytest.approx(1.02 / (0.95 * 5))  # and at the cut rate
 
 
 def test_a_late_wake_does_not_squeeze_the_next_request() -> None:
@@ -226,3 +201,211 @@ def test_penalty_holds_back_many_threads_and_they_never_exceed_the_limit() -> No
     penalized_at = limiter.paused_until - 2.0
     assert not any(penalized_at < t < penalized_at + 2.0 for t in times)
     assert any(t >= penalized_at + 2.0 for t in times)
+
+
+# ---- the learned rate ------------------------------------------------------------------------
+
+
+def test_the_cubic_curve_starts_under_the_accepted_rate_flattens_then_probes_upward() -> None:
+    w = 10.0
+    assert cubic_rate(w, 0) == pytest.approx(BETA * w)
+    assert cubic_rate(w, PROBE_SECONDS) == pytest.approx(w)
+    points = [cubic_rate(w, t) for t in range(0, 3 * int(PROBE_SECONDS))]
+    assert points == sorted(points)  # never falls while nothing is refused
+    # flat around K: within 1 % of the accepted rate for a good while on either side
+    assert cubic_rate(w, PROBE_SECONDS * 0.6) > 0.99 * w
+    assert cubic_rate(w, PROBE_SECONDS * 1.4) < 1.01 * w
+    assert cubic_rate(w, PROBE_SECONDS * 3) > 1.3 * w  # and then it does look further up
+
+
+def test_slow_start_doubles_per_period() -> None:
+    assert slow_start_rate(5, 0) == 5
+    assert slow_start_rate(5, 4.0, doubling=2.0) == pytest.approx(20)
+
+
+def saturate(limiter: RateLimiter, count: int) -> list[float]:
+    """`count` grants from one thread that always wants the next slot at once."""
+    return [limiter.acquire() for _ in range(count)]
+
+
+def test_a_429_cuts_to_a_share_of_what_the_server_accepted_not_of_what_was_told() -> None:
+    limiter, clock = make(40)
+    times = saturate(limiter, 11)  # a server allowing 10 a second refuses the 11th
+    limiter.penalize(None, sent_at=times[-1])
+    assert limiter.cuts == 1
+    assert limiter.current_rate() == pytest.approx(BETA * 10)
+    assert limiter.paused_until == pytest.approx(clock() + 1.0)  # one window without Retry-After
+
+
+def test_a_burst_of_429s_from_several_threads_is_one_cut() -> None:
+    limiter, clock = make(40)
+    times = saturate(limiter, 16)
+    for sent in times[10:]:  # six threads had requests on the wire when the first 429 came
+        limiter.penalize(None, sent_at=sent)
+    assert limiter.cuts == 1
+    assert limiter.current_rate() == pytest.approx(BETA * 10)
+    later = saturate(limiter, 3)
+    limiter.penalize(None, sent_at=later[-1])  # sent after the cut: a new event
+    assert limiter.cuts == 2
+
+
+def test_without_retry_after_the_pause_is_one_window_however_often_it_happens() -> None:
+    limiter, clock = make(20)
+    pauses = []
+    for _ in range(6):
+        times = saturate(limiter, 30)
+        now = clock()
+        limiter.penalize(None, sent_at=times[-1])
+        pauses.append(limiter.paused_until - now)
+    assert pauses == [pytest.approx(1.0)] * 6  # no backoff that keeps growing
+    assert limiter.cuts == 6
+
+
+def test_retry_after_sets_the_pause_and_a_later_answer_of_the_burst_can_lengthen_it() -> None:
+    limiter, clock = make(20)
+    times = saturate(limiter, 25)
+    now = clock()
+    limiter.penalize(2.0, sent_at=times[-2])
+    limiter.penalize(3.0, sent_at=times[-1])
+    assert limiter.cuts == 1
+    assert limiter.paused_until == pytest.approx(now + 3.0)
+
+
+def test_time_without_queueing_does_not_count_as_probing() -> None:
+    limiter, clock = make(AUTO_CEILING, start=AUTO_START)
+    for _ in range(50):  # one request every 2 s: the limiter is never the bottleneck
+        limiter.acquire()
+        clock.sleep(2.0)
+    assert limiter.current_rate() == pytest.approx(AUTO_START)
+    saturate(limiter, 40)  # now it is: slow start doubles the rate every 2 s of queueing
+    assert limiter.current_rate() > 2 * AUTO_START
+
+
+def test_the_ceiling_holds_while_probing() -> None:
+    limiter, _ = make(12, start=2)
+    times = run_threads(limiter, threads=6, per_thread=100)
+    assert limiter.current_rate() == pytest.approx(12 / 1.02)
+    assert max_in_window(times) <= 12
+
+
+def test_learned_is_what_the_server_accepted_at_the_last_429() -> None:
+    limiter, _ = make(AUTO_CEILING, start=AUTO_START)
+    assert limiter.learned() == Learned(AUTO_START, throttled=False)
+    times = saturate(limiter, 200)
+    limiter.penalize(None, sent_at=times[-1])
+    learned = limiter.learned()
+    assert learned.throttled
+    assert learned.rate == pytest.approx(limiter.current_rate() / BETA, rel=1e-3)
+    assert learned.rate <= sum(1 for t in times if times[-1] - 1.1 <= t < times[-1])
+    # a later run held lower by its ceiling still hands the server's limit on
+    capped, _ = make(3, learned=learned)
+    saturate(capped, 100)
+    assert capped.learned() == learned
+
+
+def test_a_learned_limit_starts_the_next_run_just_under_it() -> None:
+    limiter, _ = make(40, learned=Learned(9.5, throttled=True))
+    assert 0.98 * 9.5 < limiter.current_rate() < 9.5
+    limiter, _ = make(AUTO_CEILING, start=AUTO_START, learned=Learned(20, throttled=False))
+    assert limiter.current_rate() == 20  # a lower bound only: slow start from there
+    limiter, _ = make(8, learned=Learned(30, throttled=True))
+    assert limiter.current_rate() == pytest.approx(8 / 1.02)  # the user's ceiling still wins
+
+
+# ---- against a simulated strict server -------------------------------------------------------
+
+SIM_SECONDS = 300.0
+SIM_THREADS = 8
+
+
+def simulate(
+    limit: int,
+    limiter_for: Callable[[VirtualClock], RateLimiter],
+    *,
+    retry_after: bool,
+    seconds: float = SIM_SECONDS,
+    latency: float = 0.02,
+    jitter: float = 0.01,
+) -> tuple[float, float, list[float], RateLimiter]:
+    """`SIM_THREADS` workers send through the limiter to a strict server for `seconds` of virtual
+    time, each 429 handed to `penalize` and sent again. Returns (utilization of the server's
+    limit, share of requests answered 429, grant times, the limiter)."""
+    clock = VirtualClock(1000.0)
+    server = StrictServer(limit, clock, retry_after=retry_after)
+    limiter = limiter_for(clock)
+    rng = random.Random(limit)
+    end = clock.now + seconds
+    grants: list[float] = []
+
+    def worker() -> None:
+        while clock.now < end:
+            sent = limiter.acquire()
+            grants.append(sent)
+            clock.sleep(latency / 2 + rng.random() * jitter)  # on the way: arrival jitter
+            status, wait = server.handle()
+            clock.sleep(latency / 2)
+            if status == 429:
+                limiter.penalize(wait, sent_at=sent)
+
+    clock.run([worker] * SIM_THREADS)
+    accepted = server.accepted
+    utilization = (len(accepted) - 1) / ((accepted[-1] - accepted[0]) * limit)
+    return utilization, server.refused / len(grants), grants, limiter
+
+
+def told(rate: float) -> Callable[[VirtualClock], RateLimiter]:
+    return lambda clock: RateLimiter(rate, clock=clock, sleep=clock.sleep)
+
+
+def auto(clock: VirtualClock) -> RateLimiter:
+    return RateLimiter(AUTO_CEILING, start=AUTO_START, clock=clock, sleep=clock.sleep)
+
+
+@pytest.mark.parametrize("retry_after", [True, False], ids=["retry-after", "no-retry-after"])
+@pytest.mark.parametrize("limit", [3, 10, 40])
+@pytest.mark.parametrize("setting", ["too-high", "auto"])
+def test_told_too_high_or_auto_it_settles_under_the_servers_limit(
+    limit: int, retry_after: bool, setting: str
+) -> None:
+    ceiling = 4 * limit if setting == "too-high" else AUTO_CEILING
+    factory = told(ceiling) if setting == "too-high" else auto
+    utilization, refused, grants, limiter = simulate(limit, factory, retry_after=retry_after)
+    assert utilization >= 0.90
+    assert refused <= 0.02
+    assert max_in_window(grants) <= ceiling
+    assert limiter.learned().throttled
+    assert 0.85 * limit <= limiter.learned().rate <= limit * 1.01
+
+
+@pytest.mark.parametrize("retry_after", [True, False], ids=["retry-after", "no-retry-after"])
+@pytest.mark.parametrize("limit", [3, 10, 40])
+def test_told_exactly_it_uses_the_limit_with_no_429(limit: int, retry_after: bool) -> None:
+    utilization, refused, grants, limiter = simulate(limit, told(limit), retry_after=retry_after)
+    assert utilization >= 0.95
+    assert refused == 0
+    assert max_in_window(grants) <= limit
+    assert not limiter.learned().throttled
+
+
+@pytest.mark.parametrize("retry_after", [True, False], ids=["retry-after", "no-retry-after"])
+@pytest.mark.parametrize("limit", [3, 10, 40])
+def test_told_too_low_it_keeps_to_what_it_was_told(limit: int, retry_after: bool) -> None:
+    ceiling = max(1, limit // 2)
+    utilization, refused, grants, _ = simulate(limit, told(ceiling), retry_after=retry_after)
+    assert refused == 0
+    assert max_in_window(grants) <= ceiling
+    assert utilization == pytest.approx(ceiling / 1.02 / limit, rel=0.01)
+
+
+def test_the_next_run_starts_from_the_learned_rate_without_rediscovering_it() -> None:
+    _, _, _, first = simulate(10, auto, retry_after=False, seconds=120)
+    learned = first.learned()
+
+    def resumed(clock: VirtualClock) -> RateLimiter:
+        return RateLimiter(
+            AUTO_CEILING, start=AUTO_START, learned=learned, clock=clock, sleep=clock.sleep
+        )
+
+    utilization, refused, _, second = simulate(10, resumed, retry_after=False, seconds=30)
+    assert utilization >= 0.95  # no slow start from 5/s, no first burst of 429s
+    assert second.cuts == 0 and refused == 0

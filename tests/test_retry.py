@@ -227,3 +227,26 @@ def test_errors_that_would_fail_again_are_not_retried(error: Exception) -> None:
 def test_max_attempts_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_attempts"):
         build_retrying(lambda s: None, 0)
+
+
+def test_429s_have_a_budget_of_their_own_and_do_not_use_up_the_attempts() -> None:
+    sleeps: list[float] = []
+    errors = [RateLimitedError(429) for _ in range(4)] + [ServerError(503), RateLimitedError(429)]
+    fn, calls = flaky(errors)
+    assert build_retrying(sleeps.append, 2, jitter=lambda: 0.0, max_throttled=10)(fn) == "ok"
+    assert len(calls) == 7  # five 429s and one 503, with only two attempts for the 503 kind
+    assert sleeps[4] == 0.25  # the 503's backoff is the first step's, not the seventh's
+
+
+def test_a_call_gives_up_after_max_throttled_429s() -> None:
+    fn, calls = flaky([RateLimitedError(429, retry_after=1.0) for _ in range(5)])
+    with pytest.raises(RateLimitedError):
+        build_retrying(lambda s: None, 6, max_throttled=3)(fn)
+    assert len(calls) == 3
+
+
+def test_paced_429s_leave_the_waiting_to_the_rate_limiter() -> None:
+    sleeps: list[float] = []
+    fn, _ = flaky([RateLimitedError(429, retry_after=7.0), RateLimitedError(429), ServerError(500)])
+    build_retrying(sleeps.append, 6, jitter=lambda: 0.0, paced=True)(fn)
+    assert sleeps == [0.0, 0.0, 0.25]  # a 5xx still backs off

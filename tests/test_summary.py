@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.api.types import ApiCounts
+from pipeline.api.types import ApiCounts, RateSummary
 from pipeline.config import Settings
 from pipeline.errors import ExitCode
 from pipeline.input.frame import LoadedFile
@@ -134,9 +135,28 @@ def test_summary_json_has_its_keys_in_order_and_json_values() -> None:
         "associations": 3,
         "retries": 1,
         "rate_limited": 0,
+        "rate_limit": None,
     }
     assert content["exit_code"] == 0 and type(content["exit_code"]) is int
     assert content["timings_s"] == {"load": 0.25}
+
+
+def test_the_learned_rate_limit_is_an_object_in_summary_json() -> None:
+    rate = RateSummary(
+        setting="auto", ceiling=50.0, start=5.0, learned=9.8, learned_from_429=True, slowdowns=2
+    )
+    summary = dataclasses.replace(
+        build(frame(("associated", "", ""))), api=ApiCounts(rate_limit=rate)
+    )
+    assert summary.as_json()["api"]["rate_limit"] == {
+        "setting": "auto",
+        "ceiling": 50.0,
+        "start": 5.0,
+        "learned": 9.8,
+        "learned_from_429": True,
+        "slowdowns": 2,
+    }
+    assert str(rate) == "learned 9.8/s from 429s; --rate-limit auto, started at 5/s, 2 slowdown(s)"
 
 
 def test_summary_is_frozen_and_keeps_its_own_timings() -> None:

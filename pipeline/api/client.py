@@ -187,7 +187,8 @@ class FlowrouteClient:
           was created (stats.creates). Not found: it did not happen, so the POST is sent again,
           within `max_attempts`; after that AmbiguousWriteError. A failed lookup also raises
           AmbiguousWriteError (the next run looks again).
-        - 429: the server did not process it; retried like any request.
+        - 429: the server did not process it; sent again once the rate limiter allows, on a
+          budget of its own (a 429 is not one of the `max_attempts`).
         """
         path = f"{API_PREFIX}/cnams"
 
@@ -344,7 +345,13 @@ class FlowrouteClient:
 
     def _retrying(self) -> Any:
         """A fresh retry policy per call (tenacity objects keep per-call state)."""
-        return build_retrying(self._wait, self.max_attempts, stats=self.stats, jitter=self._jitter)
+        return build_retrying(
+            self._wait,
+            self.max_attempts,
+            stats=self.stats,
+            jitter=self._jitter,
+            paced=self.limiter is not None,
+        )
 
     def _wait(self, seconds: float) -> None:
         """A retry's wait, cut short when the outage budget or the deadline runs out first."""
@@ -384,8 +391,7 @@ class FlowrouteClient:
         headers = {"Accept": ACCEPT, "User-Agent": USER_AGENT}
         if json_body is not None:
             headers["Content-Type"] = "application/json"
-        if self.limiter is not None:
-            self.limiter.acquire()
+        granted = self.limiter.acquire() if self.limiter is not None else None
         if self.guard is not None:
             self.guard.before_send()
         self.stats.bump("requests")
@@ -417,7 +423,7 @@ class FlowrouteClient:
         if response.status_code == 429:
             self.stats.bump("rate_limited")
             if self.limiter is not None:
-                self.limiter.penalize(getattr(err, "retry_after", None))
+                self.limiter.penalize(getattr(err, "retry_after", None), sent_at=granted)
         raise err
 
     def _parse(

@@ -4,6 +4,11 @@ Kept apart from the client so the policy can be read (and tested against a table
 429 and 5xx gateway/server answers and transport failures are worth another try; every other 4xx
 is a property of the request and would fail the same way again. Waits are capped, jittered and
 exponential, and a server's `Retry-After` (seconds or an HTTP date) wins over the computed backoff.
+
+A 429 is not a failure of the request: the server did not process it and asks the client to slow
+down. So 429s draw on a budget of their own (`max_throttled`), not on `max_attempts`; and when a
+rate limiter paces the client (`paced=True`), the limiter is the one that waits after a 429 (it
+pauses every thread, once per burst), so the resend itself waits no more.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 BASE_BACKOFF = 0.5  # seconds before the first retry (before jitter)
 MAX_BACKOFF = 30.0  # cap of the exponential backoff
 MAX_RETRY_AFTER = 120.0  # a server asking for longer than this is waited for only this long
+MAX_THROTTLED = 30  # 429s one call may get before it gives up (each one slows the whole client)
 
 _RETRYABLE_TRANSPORT = (
     requests.Timeout,
@@ -118,8 +124,12 @@ def wait_seconds(
     cap: float = MAX_BACKOFF,
     retry_after_cap: float = MAX_RETRY_AFTER,
     jitter: Callable[[], float] = random.random,
+    paced: bool = False,
 ) -> float:
-    """The wait before the next attempt: the server's Retry-After when it gave one, else backoff."""
+    """The wait before the next attempt: the server's Retry-After when it gave one, else backoff.
+    With `paced`, a 429 waits nothing here: the rate limiter holds the resend back."""
+    if paced and getattr(exc, "status", None) == 429:
+        return 0.0
     retry_after = getattr(exc, "retry_after", None)
     if isinstance(retry_after, int | float):
         return min(max(float(retry_after), 0.0), retry_after_cap)
@@ -136,8 +146,11 @@ def build_retrying(
     retry_after_cap: float = MAX_RETRY_AFTER,
     jitter: Callable[[], float] | None = None,
     logger: logging.Logger | None = None,
+    paced: bool = False,
+    max_throttled: int = MAX_THROTTLED,
 ) -> tenacity.Retrying:
     """The one retry policy: `max_attempts` tries in all, waits from `wait_seconds`, via `sleep`.
+    429s do not count toward `max_attempts`; a call gives up after `max_throttled` of them.
 
     Before each wait it logs one line (the error's own message, which never holds a secret; INFO
     for 429 since throttling is expected, WARNING otherwise) and bumps `stats.retries`. The last
@@ -150,14 +163,25 @@ def build_retrying(
     out = logger or log
 
     def wait(state: tenacity.RetryCallState) -> float:
+        # tenacity asks `wait` once per failed attempt it may retry, before `stop`: count there.
+        # The counts live on the call's own state, so a `.copy()` of the policy shares nothing.
         exc = state.outcome.exception() if state.outcome else None
+        key = "throttled_attempts" if getattr(exc, "status", None) == 429 else "other_attempts"
+        setattr(state, key, getattr(state, key, 0) + 1)
         return wait_seconds(
             exc,
-            state.attempt_number,
+            max(1, getattr(state, "other_attempts", 1)),
             base=base,
             cap=cap,
             retry_after_cap=retry_after_cap,
             jitter=draw,
+            paced=paced,
+        )
+
+    def stop(state: tenacity.RetryCallState) -> bool:
+        return (
+            getattr(state, "other_attempts", 0) >= max_attempts
+            or getattr(state, "throttled_attempts", 0) >= max_throttled
         )
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
@@ -165,19 +189,19 @@ def build_retrying(
         delay = state.next_action.sleep if state.next_action else 0.0
         if stats is not None:
             stats.bump("retries")
-        level = logging.INFO if getattr(exc, "status", None) == 429 else logging.WARNING
+        throttled = getattr(exc, "status", None) == 429
         out.log(
-            level,
+            logging.INFO if throttled else logging.WARNING,
             "%s; retry %d of %d in %.1f s",
             exc,
-            state.attempt_number,
-            max_attempts - 1,
+            getattr(state, "throttled_attempts" if throttled else "other_attempts", 1),
+            (max_throttled if throttled else max_attempts) - 1,
             delay,
         )
 
     return tenacity.Retrying(
         sleep=sleep,
-        stop=tenacity.stop_after_attempt(max_attempts),
+        stop=stop,
         wait=wait,
         retry=tenacity.retry_if_exception(should_retry),
         before_sleep=before_sleep,

@@ -100,6 +100,32 @@ class ApiStats:
 
 
 @dataclass(frozen=True)
+class RateSummary:
+    """summary.json's `api.rate_limit`: the setting (a number or "auto"), its ceiling, the rate the
+    run started from, the one it learned (from 429s, or only a lower bound), and how often a 429
+    made it slow down. Rates in requests per second."""
+
+    setting: float | str
+    ceiling: float
+    start: float
+    learned: float
+    learned_from_429: bool
+    slowdowns: int
+
+    def __str__(self) -> str:  # the workbook's Summary sheet shows it so
+        setting = self.setting if isinstance(self.setting, str) else f"{self.setting:g}"
+        learned = (
+            f"learned {self.learned:g}/s from 429s"
+            if self.learned_from_429
+            else f"at least {self.learned:g}/s (no 429)"
+        )
+        return (
+            f"{learned}; --rate-limit {setting}, started at {self.start:g}/s, "
+            f"{self.slowdowns} slowdown(s)"
+        )
+
+
+@dataclass(frozen=True)
 class ApiCounts:
     """The counters at one moment: summary.json's `api` block, in this order."""
 
@@ -108,6 +134,7 @@ class ApiCounts:
     associations: int = 0
     retries: int = 0
     rate_limited: int = 0
+    rate_limit: RateSummary | None = None  # None: no API work (a dry run)
 
 
 class ApiError(Exception):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pipeline import __version__
-from pipeline.config import Settings, parse_duration, resolve_settings
+from pipeline.config import RateLimit, Settings, parse_duration, parse_rate_limit, resolve_settings
 from pipeline.environment import Environment
 from pipeline.errors import CnamBatchError, ExitCode, UsageError
 from pipeline.redact import redact
@@ -125,9 +125,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
     api.add_argument(
         "--rate-limit",
-        type=float,
-        metavar="N",
-        help="most API requests per second, all endpoints together (default: 5)",
+        type=_rate_limit_arg,
+        metavar="N|auto",
+        help="most API requests per second, all endpoints together; below it the rate Flowroute's "
+        "429s allow is learned and remembered. auto: start at 5/s, learn up to 50/s (default: 5)",
     )
     api.add_argument(
         "--concurrency", type=int, metavar="N", help="requests in flight at once (default: 4)"
@@ -301,7 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate-limit",
         type=float,
         metavar="N",
-        help="answer 429 beyond N requests per second (default: no limit)",
+        help="answer 429 beyond N requests in any sliding second (default: no limit)",
+    )
+    sandbox.add_argument(
+        "--no-retry-after",
+        action="store_true",
+        help="send the 429s of --rate-limit without a Retry-After header, as Flowroute may",
     )
     sandbox.add_argument(
         "--numbers",
@@ -335,6 +341,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the outage ends after S seconds (default: it lasts until the sandbox stops)",
     )
     return parser
+
+
+def _rate_limit_arg(text: str) -> RateLimit:
+    try:
+        return parse_rate_limit(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (got {text!r})") from None
 
 
 def _cli_values(args: argparse.Namespace) -> dict[str, Any]:

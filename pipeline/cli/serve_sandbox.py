@@ -6,7 +6,7 @@ import argparse
 
 from pipeline.config import NumberRule, check_number
 from pipeline.environment import Environment
-from pipeline.errors import ExitCode
+from pipeline.errors import ExitCode, UsageError
 
 # The sandbox's own numeric options, checked like `run`'s (pipeline/config.py NUMBER_RULES).
 SANDBOX_RULES: dict[str, NumberRule] = {
@@ -31,6 +31,8 @@ def serve_command(args: argparse.Namespace, env: Environment) -> int:
     ):
         if value is not None:
             check_number(option, value, SANDBOX_RULES[option])
+    if args.no_retry_after and args.rate_limit is None:
+        raise UsageError("--no-retry-after shapes the 429s of --rate-limit: give --rate-limit N")
     outage = None
     if args.outage_after is not None or args.outage_for is not None:
         outage = OutageConfig(
@@ -44,6 +46,7 @@ def serve_command(args: argparse.Namespace, env: Environment) -> int:
         numbers=load_numbers_file(args.numbers) if args.numbers else None,
         approve_after=args.approve_after,
         rate_limit=args.rate_limit,
+        retry_after=not args.no_retry_after,
         state_file=args.state_file,
         outage=outage,
     )

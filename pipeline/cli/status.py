@@ -61,6 +61,7 @@ def journal_status(settings: Settings, now: datetime | None = None) -> dict[str,
         row["failed_runs"] = journaled.state.failed_runs
     return {
         "journal": raw["path"],
+        "rate_limit": raw["rate_limit"],
         "records": raw["records"],
         "rows": raw["rows"],
         "associations": raw["associations"],
@@ -70,6 +71,19 @@ def journal_status(settings: Settings, now: datetime | None = None) -> dict[str,
         "failed": failed,
         "gave_up": gave_up,
     }
+
+
+def _rate_line(rate: dict[str, Any] | None) -> str:
+    if not rate:
+        return "nothing learned yet (the next run starts from --rate-limit)"
+    if rate["throttled"]:
+        learned = f"{rate['learned']:g} requests/s, learned from Flowroute's 429s"
+    else:
+        learned = f"at least {rate['learned']:g} requests/s (no 429 seen yet)"
+    return (
+        f"{learned} by run {rate['run_id']} (--rate-limit {rate['setting']}); "
+        "the next run starts from it"
+    )
 
 
 def _table(
@@ -120,6 +134,7 @@ def print_status(settings: Settings, *, as_json: bool, out: TextIO) -> int:
         "rows: " + (", ".join(f"{n} {state}" for state, n in sorted(rows.items())) or "none") + "\n"
     )
     out.write(f"input files taken: {status['inputs_taken']}\n")
+    out.write(f"rate limit: {_rate_line(status['rate_limit'])}\n")
     for row in status["waiting"]:
         row["days"] = "" if row["days_pending"] is None else f"{row['days_pending']:.1f}"
     _table(

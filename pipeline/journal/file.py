@@ -23,14 +23,29 @@ from pipeline.errors import ConfigError, LockedError
 from pipeline.journal.types import JournalRow, RowState, WorkItem
 
 APPLICATION_ID = 0x434E4142  # "CNAB": marks the file as a cnam-batch journal
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+# The rate limit learned per API (pipeline/api/ratelimit.py), so the next run starts from it.
+API_RATES = """
+CREATE TABLE IF NOT EXISTS api_rates (
+    api        TEXT PRIMARY KEY,     -- as bound in meta: a base URL or "sandbox"
+    rate       REAL NOT NULL,        -- requests per second the next run starts from
+    throttled  INTEGER NOT NULL,     -- 1: the server's 429s taught it; 0: a lower bound only
+    setting    TEXT NOT NULL,        -- the --rate-limit of the run that learned it
+    run_id     TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"""
 # What each schema version added, applied in order to an older journal opened for a run. A journal
-# opened read-only (`status`) is not changed: `row_select` reads the missing columns as defaults.
+# opened read-only (`status`) is not changed: `row_select` reads the missing columns as defaults,
+# and a missing `api_rates` reads as "nothing learned yet".
 MIGRATIONS: dict[int, str] = {
     2: "ALTER TABLE rows ADD COLUMN failed_runs INTEGER NOT NULL DEFAULT 0;",
+    3: API_RATES,
 }
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS runs (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id      TEXT NOT NULL UNIQUE,
@@ -95,6 +110,8 @@ CREATE TABLE IF NOT EXISTS numbers (
     checked_at TEXT NOT NULL
 );
 """
+    + API_RATES
+)
 
 # The rows table as read back: journal_row() turns one such tuple into a JournalRow.
 ROW_SELECT = """SELECT key, source_file, source_row, input_number, input_name, number, name,

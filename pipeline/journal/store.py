@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipeline.api.ratelimit import Learned
 from pipeline.api.types import CnamRecord, RecordState, value_key
 from pipeline.api.urls import normalize_base_url
 from pipeline.errors import ConfigError
@@ -195,6 +196,18 @@ class Journal:
             )
         previous = found.get("key")
         return previous if previous is not None and previous != key_fingerprint else None
+
+    def learned_rate(self, api: str) -> Learned | None:
+        """The rate limit an earlier run learned for `api`, or None."""
+        found = self._query("SELECT rate, throttled FROM api_rates WHERE api = ?", (api,))
+        return Learned(float(found[0][0]), bool(found[0][1])) if found else None
+
+    def save_learned_rate(self, api: str, learned: Learned, setting: str, run_id: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO api_rates VALUES (?, ?, ?, ?, ?, ?)",
+                (api, learned.rate, int(learned.throttled), setting, run_id, self._now()),
+            )
 
     def input_seen(self, content_hash: str) -> bool:
         sql = "SELECT 1 FROM input_files WHERE content_hash = ?"
@@ -452,6 +465,7 @@ class Journal:
         columns = ("seq", "run_id", "started_at", "finished_at", "pid", "exit_code")
         return {
             "path": str(self.path),
+            "rate_limit": self._rate_status(),
             "records": dict(self._query(count.format("records"))),
             "rows": dict(self._query(count.format("rows"))),
             "associations": dict(self._query(count.format("associations"))),
@@ -460,4 +474,26 @@ class Journal:
             "waiting": self.rows_in_states(["pending_approval"]),
             "failed": self.rows_in_states(["failed"]),
             "gave_up": self.rows_in_states([GAVE_UP]),
+        }
+
+    def _rate_status(self) -> dict[str, object] | None:
+        """The learned rate of the API the journal is bound to (None before any run learned one,
+        and for a journal older than the api_rates table: `status` never changes the file)."""
+        exists = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'api_rates'"
+        if not self._query(exists):
+            return None
+        found = self._query(
+            "SELECT api, rate, throttled, setting, run_id, updated_at FROM api_rates "
+            "WHERE api = (SELECT value FROM meta WHERE key = 'api')"
+        )
+        if not found:
+            return None
+        api, rate, throttled, setting, run_id, updated_at = found[0]
+        return {
+            "api": api,
+            "learned": rate,
+            "throttled": bool(throttled),
+            "setting": setting,
+            "run_id": run_id,
+            "updated_at": updated_at,
         }

@@ -7,6 +7,7 @@ outcome are marked `failed` with the cause, the report is written, and the runne
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import logging
@@ -21,10 +22,10 @@ import pandas as pd
 
 from pipeline.api.client import FlowrouteClient
 from pipeline.api.outage import OutageGuard
-from pipeline.api.ratelimit import RateLimiter
-from pipeline.api.types import ApiCounts, ApiStats
+from pipeline.api.ratelimit import AUTO_CEILING, AUTO_START, Learned, RateLimiter
+from pipeline.api.types import ApiCounts, ApiStats, RateSummary
 from pipeline.api.urls import make_session, normalize_base_url
-from pipeline.config import Settings
+from pipeline.config import RATE_AUTO, Settings
 from pipeline.environment import Environment
 from pipeline.errors import ApiUnreachableError, CnamBatchError, CredentialsError
 from pipeline.input.frame import LoadedFile
@@ -73,6 +74,30 @@ def _endpoint(
     return settings.api_url, settings.fr_access_key, settings.fr_secret_key
 
 
+def make_limiter(settings: Settings, env: Environment, learned: Learned | None) -> RateLimiter:
+    """`--rate-limit N`: N is the ceiling and the first rate; `auto`: from 5/s up to 50/s. Either
+    starts from what an earlier run learned about this API, when it did."""
+    if settings.rate_limit == RATE_AUTO:
+        ceiling, start = AUTO_CEILING, AUTO_START
+    else:
+        ceiling, start = float(settings.rate_limit), None
+    return RateLimiter(ceiling, start=start, learned=learned, clock=env.monotonic, sleep=env.sleep)
+
+
+def rate_summary(settings: Settings, limiter: RateLimiter, start: float) -> RateSummary:
+    """summary.json's `api.rate_limit`: the setting, the rate the run started from, what it
+    learned (and whether from 429s), and how often a 429 made it slow down."""
+    learned = limiter.learned()
+    return RateSummary(
+        setting=settings.rate_limit,
+        ceiling=limiter.ceiling,
+        start=round(start, 3),
+        learned=learned.rate,
+        learned_from_429=learned.throttled,
+        slowdowns=limiter.cuts,
+    )
+
+
 def build_client(
     settings: Settings,
     base_url: str,
@@ -80,10 +105,11 @@ def build_client(
     secret_key: str,
     env: Environment,
     guard: OutageGuard | None = None,
+    learned: Learned | None = None,
 ) -> tuple[FlowrouteClient, ApiStats]:
     session = make_session(pool_maxsize=max(settings.concurrency, 4) + 2)
     stats = ApiStats()
-    limiter = RateLimiter(settings.rate_limit, clock=env.monotonic, sleep=env.sleep)
+    limiter = make_limiter(settings, env, learned)
     client = FlowrouteClient(
         base_url,
         access_key,
@@ -248,7 +274,12 @@ def run_api_phase(
         settings, stack, state_path, rows["number"].unique()
     )
     guard = build_guard(settings, base_url, env)
-    client, stats = build_client(settings, base_url, access_key, secret_key, env, guard)
+    # What an earlier run learned about this API's rate limit (a read: the journal is bound below)
+    learned = journal.learned_rate("sandbox" if settings.sandbox else normalize_base_url(base_url))
+    client, stats = build_client(settings, base_url, access_key, secret_key, env, guard, learned)
+    limiter = client.limiter
+    assert limiter is not None
+    start = limiter.current_rate()
     try:
         # One small request first: a wrong URL, a dead network or refused keys end the run here,
         # within seconds, and before the journal is bound to this API.
@@ -267,10 +298,12 @@ def run_api_phase(
         )
     items = work_items(rows)
     log.info(
-        "API phase: %d rows to work on at %s (rate limit %g/s, concurrency %d)",
+        "API phase: %d rows to work on at %s (rate limit %s, starting at %.3g/s%s; concurrency %d)",
         len(items),
         base_url,
         settings.rate_limit,
+        start,
+        " as learned before" if learned else "",
         settings.concurrency,
     )
     fatal: CnamBatchError | None = None
@@ -306,4 +339,17 @@ def run_api_phase(
         gc.unfreeze()
         if progress is not None:  # before the outcome line, so that starts on a clean line
             progress.close()
-    return ApiPhaseOutcome(carried_over=carried, api=stats.snapshot(), fatal=fatal)
+        if stats.requests:
+            setting = settings.rate_limit
+            shown = setting if setting == RATE_AUTO else f"{setting:g}"
+            journal.save_learned_rate(api, limiter.learned(), shown, run_id)
+    counts = dataclasses.replace(
+        stats.snapshot(), rate_limit=rate_summary(settings, limiter, start)
+    )
+    if limiter.cuts:
+        log.info(
+            "rate limit: %d slowdown(s) after 429s; learned %.3g requests/s for the next run",
+            limiter.cuts,
+            limiter.learned().rate,
+        )
+    return ApiPhaseOutcome(carried_over=carried, api=counts, fatal=fatal)

@@ -122,18 +122,23 @@ class FaultInjector:
 
 
 class SlidingWindowLimiter:
-    """At most `rate` accepted requests in any one-second window, counted at arrival.
+    """At most `rate` accepted requests in any one-second window, counted at arrival: strict, no
+    burst allowance, the way a production API may count.
 
     Refused requests (429) are not counted, so a client that backs off recovers at once. A new
     arrival at t is accepted only if fewer than `rate` accepted arrivals lie in (t - 1, t]; that
     bounds every window [s, s + 1), since its last arrival saw all the others in its look-back.
-    A fractional rate is rounded down, to at least 1 request a second.
+    A fractional rate is rounded down, to at least 1 request a second. `retry_after=False` makes
+    the 429s carry no Retry-After header (Flowroute documents none), leaving the client to guess.
     """
 
-    def __init__(self, rate: float, *, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, rate: float, *, clock: Callable[[], float], retry_after: bool = True
+    ) -> None:
         if rate <= 0:
             raise ValueError(f"rate_limit must be positive, got {rate}")
         self.limit = max(1, math.floor(rate))
+        self.retry_after = retry_after
         self._clock = clock
         self._accepted: deque[float] = deque()
         self._lock = threading.Lock()

@@ -240,7 +240,8 @@ class SandboxApp:
         fault: str | None = None
         if self._limiter is not None and retry_after is not None:
             detail = f"Too many requests: at most {self._limiter.limit} requests per second."
-            response = _error(429, detail, **{"Retry-After": str(retry_after)})
+            header = {"Retry-After": str(retry_after)} if self._limiter.retry_after else {}
+            response = _error(429, detail, **header)
         elif not self._authorized(req.headers.get("authorization", "")):
             response = _error(401, "Authentication failed.")
         elif req.body_error is not None:

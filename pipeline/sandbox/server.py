@@ -5,7 +5,7 @@ creates, values stored uppercased, 422 on a duplicate (rejected records included
 except the integer in the associate answer, both relationship path forms, a number 404 without a
 title, `links.next` absent on the last page. Records are decided `approve_after` seconds after
 creation by a small reviewer of its own (`sandbox_review`), lazily, when next read. Optional: a rate
-limit (429 + Retry-After), seeded faults (errors and dropped connections before or after the write
+limit (a strict sliding one-second window; 429 with or without Retry-After), seeded faults (errors and dropped connections before or after the write
 commits) and a JSON state file.
 
 Only the standard library: it starts in-process in a few milliseconds and binds 127.0.0.1 only.
@@ -60,6 +60,7 @@ class SandboxConfig:
     numbers: set[str] | None = None  # 11-digit numbers
     approve_after: float = 2.0  # seconds until review decides
     rate_limit: float | None = None  # requests per second, all endpoints; 429 + Retry-After beyond
+    retry_after: bool = True  # False: the 429s carry no Retry-After (as production may answer)
     faults: FaultConfig | None = None
     outage: OutageConfig | None = None  # every request fails from a moment on (see OutageSwitch)
     state_file: Path | None = None
@@ -113,7 +114,9 @@ class SandboxServer:
         cfg = self.config
         limiter = None
         if cfg.rate_limit is not None:
-            limiter = SlidingWindowLimiter(cfg.rate_limit, clock=self._monotonic)
+            limiter = SlidingWindowLimiter(
+                cfg.rate_limit, clock=self._monotonic, retry_after=cfg.retry_after
+            )
         return SandboxApp(
             self.account,
             access_key=self.access_key,
@@ -211,7 +214,10 @@ def _banner(server: SandboxServer) -> list[str]:
         review = "never (records stay pending)"
     else:
         review = f"{cfg.approve_after:g} s after creation"
-    rate = f"{cfg.rate_limit:g} requests/s (429 beyond)" if cfg.rate_limit else "none"
+    rate = "none"
+    if cfg.rate_limit:
+        header = "with Retry-After" if cfg.retry_after else "without Retry-After"
+        rate = f"{cfg.rate_limit:g} requests/s in any sliding second (429 {header} beyond)"
     state = str(cfg.state_file) if cfg.state_file else "in memory"
     # A generated secret is printed: nobody knows it otherwise. One given to the sandbox (from
     # FR_SECRET_KEY) is the user's own and may be a real one: never echoed.

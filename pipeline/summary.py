@@ -20,6 +20,7 @@ from pipeline.api.types import ApiCounts
 from pipeline.config import Settings
 from pipeline.errors import ExitCode, run_exit_code
 from pipeline.input.frame import InputIssue, LoadedFile
+from pipeline.journal.types import GAVE_UP_PREFIX
 from pipeline.model import STATUS_ORDER, Status, Warn
 from pipeline.rules.rows import fixable
 
@@ -49,6 +50,7 @@ class RunSummary:
     carried_over_by_status: Mapping[str, int]
     stale_pending: int  # rows pending approval longer than stale_after days
     stale_after: float
+    given_up: int  # failed rows given up on (--give-up-after): reported, no longer sent
     timings_s: Mapping[str, float]  # stage -> seconds
     exit_code: ExitCode
 
@@ -97,6 +99,7 @@ def build_summary(
         carried_over_by_status=carried_by_status,
         stale_pending=_count_stale(rows, carried),
         stale_after=settings.stale_after,
+        given_up=_count_given_up(rows, carried),
         timings_s=dict(timings),
         exit_code=run_exit_code(
             stopped_by=stopped_by,
@@ -118,6 +121,15 @@ def _count(series: pd.Series) -> dict[str, int]:
 
 def _count_stale(rows: pd.DataFrame, carried: pd.DataFrame | None) -> int:
     return _count_warning(rows, carried, Warn.PENDING_STALE)
+
+
+def _count_given_up(rows: pd.DataFrame, carried: pd.DataFrame | None) -> int:
+    total = 0
+    for frame in (rows, carried):
+        if frame is not None and len(frame):
+            failed = frame["status"] == Status.FAILED.value
+            total += int((failed & frame["reason"].str.startswith(GAVE_UP_PREFIX)).sum())
+    return total
 
 
 def _count_warning(rows: pd.DataFrame, carried: pd.DataFrame | None, warning: Warn) -> int:

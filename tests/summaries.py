@@ -30,6 +30,7 @@ BASE = RunSummary(
     carried_over_by_status={},
     stale_pending=0,
     stale_after=3.0,
+    given_up=0,
     timings_s={},
     exit_code=ExitCode.OK,
 )

@@ -105,6 +105,7 @@ def test_a_row_refused_run_after_run_is_given_up_then_retried_on_request(harness
         + "; --retry-failed sends it again"
     )
     assert len(creates(third.log)) == 1
+    assert (first.summary()["given_up"], third.summary()["given_up"]) == (0, 1)
     status = harness.status()
     assert status["failed"] == []
     assert [(r["name"], r["source_row"], r["failed_runs"]) for r in status["gave_up"]] == [

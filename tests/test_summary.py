@@ -25,7 +25,8 @@ KEYS = [
     "blank_rows_skipped", "by_status", "by_reason", "suggested_fixes", "suggestions_applied",
     "api", "inputs_skipped", "inputs_not_moved",
     "carried_over",
-    "carried_over_by_status", "stale_pending", "stale_after", "timings_s", "exit_code",
+    "carried_over_by_status", "stale_pending", "stale_after", "given_up", "timings_s",
+    "exit_code",
 ]  # fmt: skip
 
 

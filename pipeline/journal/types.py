@@ -17,6 +17,7 @@ from pipeline.api.types import RecordState
 # --give-up-after runs in a row, reported `failed` and no longer sent (--retry-failed takes it again).
 # OPEN_ROW_STATES need work in a later run.
 GAVE_UP = "gave_up"
+GAVE_UP_PREFIX = "gave up after "  # how the reason of a row given up on starts
 OPEN_ROW_STATES = ("new", "pending_approval", "failed")
 
 

@@ -14,7 +14,14 @@ from datetime import datetime
 
 from pipeline.api.types import ApiStats, CnamRecord, RecordState
 from pipeline.errors import CnamBatchError, CredentialsError, RuntimeLimitError
-from pipeline.journal.types import GAVE_UP, RowState, WorkItem, from_text, to_text
+from pipeline.journal.types import (
+    GAVE_UP,
+    GAVE_UP_PREFIX,
+    RowState,
+    WorkItem,
+    from_text,
+    to_text,
+)
 from pipeline.model import Reason, Status
 
 RETRIED_NEXT_RUN = "; the next run retries this row"
@@ -183,4 +190,4 @@ def row_state(outcome: Outcome, run_id: str, failed_runs: int = 0) -> RowState:
 def gave_up_reason(runs: int, last_reason: str) -> str:
     """What a row given up on says: how many runs, and the last failure's reason."""
     last = last_reason.removesuffix(RETRIED_NEXT_RUN)
-    return f"gave up after {runs} runs: {last}; --retry-failed sends it again"
+    return f"{GAVE_UP_PREFIX}{runs} runs: {last}; --retry-failed sends it again"

@@ -152,3 +152,28 @@ def test_the_default_is_five_runs_and_toml_sets_it(harness, server, tmp_path):
     never = [harness.run("--config", str(config)) for _ in range(3)]
     assert [len(creates(r.log)) for r in never] == [1, 1, 1]
     assert not any(r.carried()[0]["reason"].startswith("gave up") for r in never)
+
+
+FLAKY = FaultConfig(
+    seed=20261202,
+    error_rate=0.2,
+    drop_rate=0.1,
+    operations=frozenset({"create_cnam", "associate"}),
+    refuse_values=frozenset({REFUSED}),
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("server", [SandboxConfig(approve_after=0, faults=FLAKY)], indirect=True)
+def test_transient_faults_never_give_a_row_up_but_a_refused_value_is(harness, server, tmp_path):
+    names = [f"SHOP {chr(65 + i)} CO" for i in range(7)] + [REFUSED]
+    source = write_input(tmp_path / "a.csv", zip(phone_numbers(8), names, strict=True))
+    runs = [harness.run(source, "--give-up-after", "3")]
+    runs += [harness.run("--give-up-after", "3") for _ in range(4)]
+
+    faults = [e.fault for r in runs for e in r.log if e.fault]
+    assert faults, "the seed must inject some faults"
+    status = harness.status()
+    assert status["rows"] == {"associated": 7, "gave_up": 1}, status["rows"]
+    assert [r["name"] for r in status["gave_up"]] == [REFUSED]
+    assert runs[-1].code == 0 and creates(runs[-1].log) == []

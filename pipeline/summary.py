@@ -24,6 +24,11 @@ from pipeline.journal.types import GAVE_UP_PREFIX
 from pipeline.model import STATUS_ORDER, Status, Warn
 from pipeline.rules.rows import fixable
 
+# The workbook sheet of the rows needs_attention() picks; the email names it.
+NEEDS_ATTENTION_SHEET = "Needs attention"
+# Statuses that always need a person (pending_approval does once it waits too long).
+ATTENTION_STATUSES = (Status.REJECTED.value, Status.FAILED.value)
+
 
 @dataclass(frozen=True)
 class RunSummary:
@@ -51,6 +56,7 @@ class RunSummary:
     stale_pending: int  # rows pending approval longer than stale_after days
     stale_after: float
     given_up: int  # failed rows given up on (--give-up-after): reported, no longer sent
+    needs_attention: int  # rows on the workbook's "Needs attention" sheet (see needs_attention())
     timings_s: Mapping[str, float]  # stage -> seconds
     exit_code: ExitCode
 
@@ -100,6 +106,9 @@ def build_summary(
         stale_pending=_count_stale(rows, carried),
         stale_after=settings.stale_after,
         given_up=_count_given_up(rows, carried),
+        needs_attention=sum(
+            int(needs_attention(f).sum()) for f in (rows, carried) if f is not None and len(f)
+        ),
         timings_s=dict(timings),
         exit_code=run_exit_code(
             stopped_by=stopped_by,
@@ -112,6 +121,19 @@ def count_by_status(frame: pd.DataFrame) -> dict[str, int]:
     """Rows per status, in STATUS_ORDER, statuses with no row left out."""
     counts = _count(frame["status"])
     return {s.value: counts[s.value] for s in STATUS_ORDER if s.value in counts}
+
+
+def needs_attention(frame: pd.DataFrame) -> pd.Series:
+    """Which rows a person must act on: `rejected` and `failed` rows, and `pending_approval` rows
+    waiting longer than --stale-after (warning pending_stale). One definition for the count in
+    the summary and the email and for the workbook's "Needs attention" sheet."""
+    status = frame["status"]
+    mask = status.isin(ATTENTION_STATUSES)
+    pending = status == Status.PENDING_APPROVAL.value
+    if pending.any():
+        stale = frame["warnings"][pending].str.contains(Warn.PENDING_STALE.value, regex=False)
+        mask[pending] = stale.to_numpy(dtype=bool)
+    return mask
 
 
 def _count(series: pd.Series) -> dict[str, int]:

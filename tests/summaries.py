@@ -31,6 +31,7 @@ BASE = RunSummary(
     stale_pending=0,
     stale_after=3.0,
     given_up=0,
+    needs_attention=1,
     timings_s={},
     exit_code=ExitCode.OK,
 )

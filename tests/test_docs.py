@@ -273,3 +273,40 @@ def test_architecture_layers_are_the_import_contracts_layers() -> None:
         if line.strip()
     ]
     assert drawn == [layer.replace("pipeline.", "") for layer in layers]
+
+
+def test_reason_table_is_the_workbooks_what_to_do_next() -> None:
+    """The Summary sheet's "What to do next" quotes README's reason table: one text, two places."""
+    from pipeline.report.guidance import REASONS
+
+    table = section("What is checked")
+    for code, (meaning, fix) in REASONS.items():
+        assert f"| `{code}` | {meaning} | {fix} |" in table, code
+    assert set(REASONS) == {r.value for r in Reason}
+
+
+@pytest.mark.parametrize(
+    "sheet", ["Summary", "Needs attention", "Needs attention 2", "Rows", "Rows 2", "Carried over"]
+)
+def test_every_workbook_sheet_is_in_the_readme(sheet: str) -> None:
+    assert f'"{sheet}"' in section("The report") or f"**{sheet}**" in section("The report")
+
+
+def test_the_workbook_sheets_the_readme_names_are_the_ones_written() -> None:
+    from pipeline.report.summary_sheet import CARRIED_SHEET, ROWS_SHEET
+    from pipeline.report.workbook import SUMMARY_SHEET
+    from pipeline.summary import NEEDS_ATTENTION_SHEET
+
+    names = (SUMMARY_SHEET, NEEDS_ATTENTION_SHEET, ROWS_SHEET, CARRIED_SHEET)
+    assert names == ("Summary", "Needs attention", "Rows", "Carried over")
+    text = section("The report")
+    assert text.index('"Summary", "Needs attention", "Rows", "Carried over"') >= 0
+
+
+def test_readme_pictures_exist_and_are_small() -> None:
+    pictures = re.findall(r"!\[[^\]]*\]\((docs/[^)]+\.png)\)", README)
+    assert {"docs/report-summary.png", "docs/report-needs-attention.png"} <= set(pictures)
+    for picture in pictures:
+        path = REPO / picture
+        assert path.is_file(), picture
+        assert path.stat().st_size < 300_000, picture

@@ -227,7 +227,7 @@ def test_example_workbook_matches_the_csv(example_run: Path) -> None:
         csv_lines = list(csv.reader(fh))
     wb = openpyxl.load_workbook(example_run / "report.xlsx")
     try:
-        assert wb.sheetnames == ["Summary", "Rows"]
+        assert wb.sheetnames == ["Summary", "Needs attention", "Rows"]
         rows_sheet = wb["Rows"]
         cells = [[_xlsx_text(v) for v in row] for row in rows_sheet.iter_rows(values_only=True)]
         assert cells[0] == list(REPORT_COLUMNS) == csv_lines[0]
@@ -240,20 +240,85 @@ def test_example_workbook_matches_the_csv(example_run: Path) -> None:
         assert all(isinstance(v, int | float) for v in source_rows)
         assert rows_sheet.freeze_panes == "A2"
         assert rows_sheet.auto_filter.ref == f"A1:L{len(csv_lines)}"
-        summary_sheet = wb["Summary"]
-        assert [c.value for c in summary_sheet[1]] == ["Item", "Value"]
-        facts = {
+        status_counts = {
             row[0]: row[1]
-            for row in summary_sheet.iter_rows(min_row=2, values_only=True)
-            if row[0] is not None
+            for row in wb["Summary"].iter_rows(values_only=True)
+            if row[0] in {s.value for s in Status} and isinstance(row[1], int | float)
         }
     finally:
         wb.close()
     summary = json.loads((example_run / "summary.json").read_text(encoding="utf-8"))
-    assert facts["run_id"] == summary["run_id"]
-    assert facts["rows_total"] == summary["rows_total"]
-    for status, count in summary["by_status"].items():
-        assert facts[status] == count, status
+    assert status_counts == summary["by_status"]
+
+
+# ------------------------------------------------------------------------- the workbook in words
+
+
+def sheet_text(path: Path, name: str, trim: bool = True) -> list[list[str]]:
+    """A sheet's cells as text (counts as their digits), trailing empty cells dropped if `trim`."""
+    wb = openpyxl.load_workbook(path)
+    try:
+        out = []
+        for row in wb[name].iter_rows(values_only=True):
+            cells = ["" if v is None else str(int(v) if isinstance(v, float) else v) for v in row]
+            while trim and cells and cells[-1] == "":
+                cells.pop()
+            out.append(cells)
+        return out
+    finally:
+        wb.close()
+
+
+def stable_summary_text(run_dir: Path) -> str:
+    """The Summary sheet as lines of `cell | cell`, run-specific values (run id, times) masked."""
+    lines = []
+    for cells in sheet_text(run_dir / "report.xlsx", "Summary"):
+        line = " | ".join(cells)
+        line = re.sub(r"\d{8}T\d{6}Z", "<run_id>", line)
+        line = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", "<time>", line)
+        line = re.sub(r"\(took [^)]*\)", "(took <seconds>)", line)
+        if line.startswith("Time per stage"):
+            line = "Time per stage | <timings>"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def test_example_summary_sheet_matches_the_golden(example_run: Path) -> None:
+    check_golden(stable_summary_text(example_run).encode("utf-8"), "example_summary_sheet.txt")
+
+
+def test_example_needs_attention_rows_match_the_golden(example_run: Path) -> None:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(
+        sheet_text(example_run / "report.xlsx", "Needs attention", trim=False)
+    )
+    check_golden(buffer.getvalue().encode("utf-8"), "example_needs_attention.csv")
+
+
+def test_golden_needs_attention_is_every_rejected_row_grouped_by_reason() -> None:
+    """The golden sheet holds exactly report.csv's rejected rows (a dry run fails none and has no
+    pending rows), largest reason group first, input order within a group, and each group's
+    size is the Summary's count for that reason."""
+    sheet = list(csv.DictReader(io.StringIO((GOLDEN / "example_needs_attention.csv").read_text())))
+    report = csv_rows((GOLDEN / "example_dry_run.csv").read_bytes())
+    rejected = [r for r in report if r["status"] == Status.REJECTED]
+    assert sorted(int(r["source_row"]) for r in sheet) == sorted(
+        int(r["source_row"]) for r in rejected
+    )
+    codes = [r["reason_code"] for r in sheet]
+    groups = list(dict.fromkeys(codes))
+    sizes = [codes.count(c) for c in groups]
+    assert codes == [c for c, n in zip(groups, sizes, strict=True) for _ in range(n)]  # contiguous
+    assert sizes == sorted(sizes, reverse=True)
+    for code in groups:
+        rows = [int(r["source_row"]) for r in sheet if r["reason_code"] == code]
+        assert rows == sorted(rows), code
+    summary_text = (GOLDEN / "example_summary_sheet.txt").read_text(encoding="utf-8")
+    for code, size in zip(groups, sizes, strict=True):
+        assert f"\n{code} | {size} | " in summary_text, code
+    # the suggestion sits beside the reason code, before the long reason text
+    header = next(csv.reader(io.StringIO((GOLDEN / "example_needs_attention.csv").read_text())))
+    assert header.index("suggestion") == header.index("reason_code") + 1 < header.index("reason")
 
 
 # ------------------------------------------------------------------------------------ encodings

@@ -9,6 +9,7 @@ import smtplib
 import socket
 import ssl
 import zipfile
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -539,3 +540,20 @@ def test_is_transient_retries_4xx_and_network_trouble_only(exc, transient):
 
 def test_backoff_doubles_from_two_seconds_up_to_thirty():
     assert [backoff(n) for n in range(1, 7)] == [2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+
+
+@pytest.mark.parametrize(
+    ("count", "expected"),
+    [
+        (1, '1 row needs attention: report.xlsx, sheet "Needs attention"'),
+        (1_234, '1,234 rows need attention: report.xlsx, sheet "Needs attention"'),
+        (0, 'Nothing needs attention (report.xlsx, sheet "Needs attention")'),
+    ],
+)
+def test_both_bodies_name_the_needs_attention_sheet_and_its_count(run_dir, count, expected):
+    plain, html = bodies(build(run_dir, summary=replace(SUMMARY, needs_attention=count)))
+    assert expected in plain
+    assert expected.replace('"', "&quot;") in html
+    # it is the first thing a reader sees, before the counts
+    assert plain.index(expected) < plain.index("Rows by status")
+    assert html.index("Needs attention") < html.index("Rows by status")

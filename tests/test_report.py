@@ -16,17 +16,14 @@ import rustpy_xlsxwriter
 from openpyxl.utils.escape import unescape
 from summaries import make_summary
 
-from pipeline.api.types import ApiCounts
 from pipeline.errors import ExitCode
-from pipeline.model import REPORT_COLUMNS, STATUS_ORDER, Reason, Status
+from pipeline.model import REPORT_COLUMNS, Status
+from pipeline.report.workbook import EXCEL_MAX_DATA_ROWS, MAX_COLUMN_WIDTH, write_xlsx
 from pipeline.report.write import (
-    EXCEL_MAX_DATA_ROWS,
-    MAX_COLUMN_WIDTH,
     new_run_dir,
     prepare_rows,
     write_reports,
     write_summary,
-    write_xlsx,
 )
 from pipeline.summary import RunSummary
 
@@ -239,7 +236,7 @@ def test_xlsx_cells_are_text_never_numbers_or_formulas(tmp_path: Path) -> None:
 def test_workbook_has_summary_first_then_rows(tmp_path: Path) -> None:
     write_reports(tmp_path, rows_frame(3), summary())
     wb = openpyxl.load_workbook(tmp_path / "report.xlsx")
-    assert wb.sheetnames == ["Summary", "Rows"]
+    assert wb.sheetnames == ["Summary", "Needs attention", "Rows"]
     assert wb.active.title == "Summary"
 
 
@@ -257,47 +254,6 @@ def test_rows_sheet_has_styled_frozen_filtered_header_and_readable_widths(tmp_pa
     assert MAX_COLUMN_WIDTH <= width["reason"] <= MAX_COLUMN_WIDTH + 1  # capped
     assert 8 <= width["status"] < 20  # "planned" and its header fit
     assert width["source_file"] >= len("source_file 49")
-
-
-def test_summary_sheet_shows_run_facts_and_counts_in_status_order(tmp_path: Path) -> None:
-    facts = summary(
-        by_status={"rejected": 4, "associated": 7},
-        by_reason={"name_too_long": 1, Reason.NAME_PROFANITY: 3},
-        api=ApiCounts(requests=12, creates=2, associations=3, retries=1, rate_limited=0),
-        inputs_skipped=("input/old.csv",),
-        carried_over=5,
-        timings_s={"load": 0.5},
-    )
-    write_reports(tmp_path, rows_frame(1), facts)
-    cells = sheet_rows(tmp_path / "report.xlsx", "Summary")
-    pairs = [tuple(r) for r in cells]
-    items = [r[0] for r in cells]
-    assert pairs[0] == ("Item", "Value")
-    for fact in [
-        ("run_id", "20250102T030405Z"),
-        ("started_at", "2025-01-02T03:04:05+00:00"),
-        ("finished_at", "2025-01-02T03:04:09+00:00"),
-        ("dry_run", "yes"),
-        ("rows_total", 3),
-        ("carried_over", 5),
-        ("exit_code", 0),
-        ("requests", 12),
-        ("retries", 1),
-        ("input/acme.xlsx", ""),
-        ("input/old.csv", "an earlier run took this file (same content)"),
-        ("  load", 0.5),
-    ]:
-        assert fact in pairs
-    start = items.index("Rows by status") + 1
-    assert pairs[start : start + len(STATUS_ORDER)] == [
-        (s.value, {"associated": 7, "rejected": 4}.get(s.value, 0)) for s in STATUS_ORDER
-    ]
-    start = items.index("Rows by reason") + 1
-    assert pairs[start : start + 2] == [("name_profanity", 3), ("name_too_long", 1)]
-    ws = openpyxl.load_workbook(tmp_path / "report.xlsx")["Summary"]
-    bold = {ws.cell(r, 1).value for r in range(2, ws.max_row + 1) if ws.cell(r, 1).font.b}
-    assert {"Run", "Rows by status", "Rows by reason", "API requests", "Inputs"} <= bold
-    assert "run_id" not in bold
 
 
 def test_summary_sheet_keeps_formula_like_input_names_as_text(tmp_path: Path) -> None:
@@ -325,7 +281,7 @@ def test_rows_past_the_sheet_limit_continue_on_further_sheets(
     path = tmp_path / "report.xlsx"
     write_xlsx(path, prepare_rows(frame).text, summary(), sheet_rows=3)
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == ["Summary", *sheets]
+    assert wb.sheetnames == ["Summary", "Needs attention", *sheets]
     back: list[list[Any]] = []
     for name, count in sheets.items():
         cells = sheet_rows(path, name)
@@ -365,7 +321,7 @@ def test_carried_over_rows_get_their_csv_and_sheet(tmp_path: Path) -> None:
         carried.assign(name=["'=X", "OK"])
     )
     wb = openpyxl.load_workbook(tmp_path / "report.xlsx")
-    assert wb.sheetnames == ["Summary", "Rows", "Carried over"]
+    assert wb.sheetnames == ["Summary", "Needs attention", "Rows", "Carried over"]
     assert wb["Carried over"].freeze_panes == "A2"
     assert sheet_rows(tmp_path / "report.xlsx", "Carried over") == xlsx_expected(carried)
 
@@ -460,16 +416,22 @@ def test_one_row_past_excels_limit_is_not_lost(tmp_path: Path) -> None:
     n = EXCEL_MAX_DATA_ROWS + 1
     empty = [""] * n
     frame = pd.DataFrame({c: empty for c in TEXT_COLUMNS}).assign(
-        source_row=range(2, n + 2), source_file="in.csv"
+        source_row=range(2, n + 2),
+        source_file="in.csv",
+        status="rejected",
+        reason_code="name_empty",
     )[list(REPORT_COLUMNS)]
     write_reports(tmp_path, frame, summary(rows_total=n))
     wb = CalamineWorkbook.from_path(str(tmp_path / "report.xlsx"))
-    assert wb.sheet_names == ["Summary", "Rows", "Rows 2"]
-    first = wb.get_sheet_by_name("Rows").to_python()
-    second = wb.get_sheet_by_name("Rows 2").to_python()
-    assert first[0] == second[0] == list(REPORT_COLUMNS)
-    assert len(first) - 1 == EXCEL_MAX_DATA_ROWS and len(second) - 1 == 1
-    rows_back = [int(r[1]) for r in first[1:]] + [int(r[1]) for r in second[1:]]
-    assert rows_back == list(range(2, n + 2))
+    assert wb.sheet_names == [
+        "Summary", "Needs attention", "Needs attention 2", "Rows", "Rows 2",
+    ]  # fmt: skip
+    for title in ("Rows", "Needs attention"):  # every row needs attention: capped the same way
+        first = wb.get_sheet_by_name(title).to_python()
+        second = wb.get_sheet_by_name(f"{title} 2").to_python()
+        assert first[0][:2] == second[0][:2] == ["source_file", "source_row"]
+        assert len(first) - 1 == EXCEL_MAX_DATA_ROWS and len(second) - 1 == 1
+        rows_back = [int(r[1]) for r in first[1:]] + [int(r[1]) for r in second[1:]]
+        assert rows_back == list(range(2, n + 2)), title
     with (tmp_path / "report.csv").open(encoding="utf-8-sig") as f:
         assert sum(1 for _ in f) == n + 1

@@ -19,7 +19,7 @@ SCRIPT = textwrap.dedent(
     from pathlib import Path
     import pandas as pd
     from openpyxl import load_workbook
-    from pipeline.report import write as report, files as report_files
+    from pipeline.report import write as report, files as report_files, workbook
     from pipeline.model import REPORT_COLUMNS
     sys.path.insert(0, "tests")
     from summaries import make_summary
@@ -31,7 +31,7 @@ SCRIPT = textwrap.dedent(
     if sys.argv[2] == "fail":
         def broken(*args, **kwargs):
             raise OSError(28, "No space left on device")
-        report.rx.write_worksheets = broken
+        workbook.rx.write_worksheets = broken
     rows = pd.DataFrame({c: [f"{c}-{i}" for i in range(5)] for c in REPORT_COLUMNS})
     rows["source_row"] = range(2, 7)
     run_dir = Path(sys.argv[1])

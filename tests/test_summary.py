@@ -25,7 +25,8 @@ KEYS = [
     "blank_rows_skipped", "by_status", "by_reason", "suggested_fixes", "suggestions_applied",
     "api", "inputs_skipped", "inputs_not_moved",
     "carried_over",
-    "carried_over_by_status", "stale_pending", "stale_after", "given_up", "timings_s",
+    "carried_over_by_status", "stale_pending", "stale_after", "given_up", "needs_attention",
+    "timings_s",
     "exit_code",
 ]  # fmt: skip
 
@@ -96,6 +97,8 @@ def test_summary_counts_the_rows_the_way_summary_json_says() -> None:
     assert summary.carried_over == 2
     assert summary.carried_over_by_status == {"associated": 1, "pending_approval": 1}
     assert summary.stale_pending == 3  # this run's two and the carried-over one
+    # rejected rows (3) and pending rows waiting too long (this run's one, the carried-over one)
+    assert summary.needs_attention == 5
     assert (summary.sandbox, summary.dry_run, summary.stale_after) == (True, False, 5.0)
     assert summary.inputs_skipped == ("in/old.csv",)
     assert summary.exit_code is ExitCode.OK

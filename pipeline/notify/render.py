@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.model import STATUS_ORDER
-from pipeline.summary import RunSummary
+from pipeline.summary import NEEDS_ATTENTION_SHEET, RunSummary
 
 TOP_REASONS = 5  # reason codes listed, each with one example row
 STALE_LISTED = 20  # stale rows listed; the rest are counted
@@ -62,6 +62,18 @@ class Facts:
     run_dir: str = ""
     suggested_fixes: int = 0  # rows in the run folder's suggested_fixes.csv
     suggestions_applied: int = 0  # rows run with their suggestion (--accept-suggestions)
+    needs_attention: int = 0  # rows on the workbook's Needs attention sheet
+
+    @property
+    def attention_note(self) -> str:
+        """Where the rows a person must act on are: the workbook's Needs attention sheet."""
+        if not self.needs_attention:
+            return f'Nothing needs attention (report.xlsx, sheet "{NEEDS_ATTENTION_SHEET}").'
+        return (
+            f"{_rows(self.needs_attention)} {'needs' if self.needs_attention == 1 else 'need'} "
+            f'attention: report.xlsx, sheet "{NEEDS_ATTENTION_SHEET}", lists them grouped by '
+            "reason, with the fix for each reason on the Summary sheet."
+        )
 
     def count(self, status: str) -> int:
         return dict(self.counts).get(status, 0)
@@ -149,6 +161,7 @@ def facts_from(
         run_dir=str(run_dir),
         suggested_fixes=summary.suggested_fixes,
         suggestions_applied=summary.suggestions_applied,
+        needs_attention=summary.needs_attention,
     )
 
 
@@ -264,7 +277,7 @@ def _heading(title: str) -> list[str]:
 
 
 def plain(f: Facts) -> str:
-    lines = [f"cnam-batch run {f.run_id}", ""]
+    lines = [f"cnam-batch run {f.run_id}", "", f.attention_note, ""]
     if f.notes:
         lines += [*f.notes, ""]
     width = max([len(s) for s, _ in f.counts] + [len("total")]) + 2
@@ -399,8 +412,17 @@ def _facts_html(f: Facts) -> str:
     return _table(rows)
 
 
+def _attention_html(f: Facts) -> str:
+    """The pointer to the Needs attention sheet, as a callout (red edge when rows wait on a person)."""
+    edge = _COLORS["rejected"] if f.needs_attention else _COLORS["associated"]
+    return (
+        f'<p style="margin:0 0 10px;padding:8px 10px;background:{_SOFT};'
+        f'border-left:3px solid {edge};">{_e(f.attention_note)}</p>'
+    )
+
+
 def html_body(f: Facts) -> str:
-    notes = "".join(f'<p style="margin:0 0 6px;">{_e(n)}</p>' for n in f.notes)
+    notes = _attention_html(f) + "".join(f'<p style="margin:0 0 6px;">{_e(n)}</p>' for n in f.notes)
     sections = [_section("Rows by status", _counts_html(f))]
     if f.reasons:
         sections.append(_section("Most frequent reasons", _reasons_html(f)))

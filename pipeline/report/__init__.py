@@ -1,3 +1,5 @@
-"""The run's files: `write` (report.csv, report.xlsx, summary.json, carried_over.csv) and `files`
-(atomic writes; a big workbook written by a forked child).
+"""The run's files: `write` (report.csv, report.xlsx, summary.json, carried_over.csv), `files`
+(atomic writes; a big workbook written by a forked child), and the workbook's sheets: `workbook`
+(layout and colours), `summary_sheet` (the Summary in words), `attention` (the Needs attention rows)
+and `guidance` (what each reason and status means and what to do).
 """

@@ -15,6 +15,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from summaries import make_summary
 
 from pipeline.errors import ExitCode
+from pipeline.input.frame import InputIssue
 from pipeline.model import REPORT_COLUMNS, STATUS_ORDER, Reason, Status, Warn
 from pipeline.report.attention import ATTENTION_COLUMNS, attention
 from pipeline.report.fixes import FIXES_FILE as WRITTEN_FIXES_FILE
@@ -311,11 +312,15 @@ def test_summary_speaks_in_words_not_json_keys(tmp_path: Path) -> None:
 
 
 def test_summary_lists_skipped_inputs_with_their_reasons(tmp_path: Path) -> None:
-    skipped = ("drop/old.csv", {"path": "drop/notes.pdf", "reason": "not a spreadsheet"})
+    skipped = ("drop/old.csv", InputIssue(file="drop/notes.pdf", reason="not a spreadsheet"))
     summary = make_summary(inputs_skipped=skipped)
     cells = summary_cells(write(tmp_path / "r.xlsx", frame({}), summary=summary))
-    assert ["Inputs skipped", "drop/old.csv: an earlier run took this file (same content)"] in cells
-    assert ["drop/notes.pdf: not a spreadsheet"] in cells
+    assert ["Inputs skipped", "2, listed below"] in cells
+    start = cells.index(["Inputs skipped", "Why"])
+    assert cells[start + 1 : start + 3] == [
+        ["drop/old.csv", "an earlier run took this file (same content)"],
+        ["drop/notes.pdf", "not a spreadsheet"],
+    ]
 
 
 def test_summary_with_nothing_to_do_says_so(tmp_path: Path) -> None:

@@ -175,9 +175,10 @@ def _facts(out: SummarySheet, summary: RunSummary) -> None:
         mode = "Flowroute's API"
     fact("Mode", mode)
     _listed(out, "Inputs", [str(i) for i in summary.inputs], "none (only earlier work advanced)")
-    _listed(out, "Inputs skipped", [_skipped(i) for i in summary.inputs_skipped], "none")
+    skipped = len(summary.inputs_skipped)
+    fact("Inputs skipped", f"{skipped:,}, listed below" if skipped else "none")
     if summary.inputs_not_moved:
-        _listed(out, "Inputs not moved", [_skipped(i) for i in summary.inputs_not_moved], "none")
+        fact("Inputs not moved", f"{len(summary.inputs_not_moved):,}, listed below")
     fact("Rows read", f"{summary.rows_total:,}")
     fact("Blank rows skipped", f"{summary.blank_rows_skipped:,}")
     if given_up := summary.given_up:
@@ -198,6 +199,13 @@ def _facts(out: SummarySheet, summary: RunSummary) -> None:
     extra = [(k, v) for k, v in summary.as_json().items() if k not in _SHOWN]
     for key, value in extra:
         fact(key.replace("_", " ").capitalize(), _text(value))
+    for title, items in (
+        ("Inputs skipped", summary.inputs_skipped),
+        ("Inputs not moved", summary.inputs_not_moved),
+    ):
+        if items:
+            _heading(out, (title, "Why", "", ""))
+            out.rows.extend((*_file_and_reason(item), None, None) for item in items)
 
 
 def _heading(out: SummarySheet, cells: tuple[Any, Any, Any, Any]) -> None:
@@ -211,14 +219,14 @@ def _listed(out: SummarySheet, label: str, items: list[str], none: str) -> None:
         out.rows.append((label if n == 0 else None, item, None, None))
 
 
-def _skipped(item: Any) -> str:
-    """An inputs_skipped entry as `file: why`: a name alone is a file an earlier run took."""
+def _file_and_reason(item: Any) -> tuple[str, str]:
+    """An inputs_skipped/inputs_not_moved entry as (file, why): a name alone is a file an earlier
+    run took."""
     if isinstance(item, str):
-        return f"{item}: an earlier run took this file (same content)"
+        return item, "an earlier run took this file (same content)"
     data = _as_mapping(item)
-    name = next((data[k] for k in ("source_file", "path", "file", "name") if data.get(k)), item)
-    why = data.get("reason") or data.get("why") or ""
-    return f"{_text(name)}: {_text(why)}" if why else _text(name)
+    name = next((data[k] for k in ("file", "source_file", "path", "name") if data.get(k)), item)
+    return _text(name), _text(data.get("reason") or data.get("why") or "")
 
 
 def _api(summary: RunSummary) -> str:

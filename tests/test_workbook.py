@@ -14,6 +14,7 @@ import pytest
 from openpyxl.worksheet.worksheet import Worksheet
 from summaries import make_summary
 
+from pipeline.api.types import ApiCounts, RateSummary
 from pipeline.errors import ExitCode
 from pipeline.input.frame import InputIssue
 from pipeline.model import REPORT_COLUMNS, STATUS_ORDER, Reason, Status, Warn
@@ -353,3 +354,15 @@ def test_summary_keeps_the_json_keys_in_summary_json(tmp_path: Path) -> None:
     import json
 
     assert json.loads((tmp_path / "summary.json").read_text()) == replace(summary).as_json()
+
+
+def test_summary_shows_the_rate_limit_in_force_when_the_run_used_the_api(tmp_path: Path) -> None:
+    rate = RateSummary(
+        setting="auto", ceiling=50.0, start=5.0, learned=8.5, learned_from_429=True, slowdowns=2
+    )
+    summary = make_summary(dry_run=False, api=ApiCounts(requests=40, rate_limit=rate))
+    cells = summary_cells(write(tmp_path / "r.xlsx", frame({}), summary=summary))
+    assert ["Rate limit in force", str(rate)] in cells
+    assert "learned 8.5/s from 429s" in str(rate)
+    dry = summary_cells(write(tmp_path / "d.xlsx", frame({})))
+    assert not any(row[:1] == ["Rate limit in force"] for row in dry)

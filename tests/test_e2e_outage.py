@@ -100,6 +100,23 @@ def test_nothing_listening_at_start_exits_3_within_seconds_naming_the_url(server
     assert bound_api(harness.state) == server.url
 
 
+def test_a_listener_that_never_answers_at_start_exits_3_within_seconds(server, source, tmp_path):
+    harness = Harness(server, tmp_path)
+    with socket.socket() as silent:  # accepts connections (the kernel does) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+
+        result, elapsed = timed(harness.run, source, "--api-url", url, "--request-timeout", "1")
+
+    assert result.code == 3, result.stderr
+    [line] = error_lines(result.stderr)
+    assert url in line and "no answer within 1 s" in line, line
+    assert elapsed < 6, elapsed  # two tries of the first request, then it stops
+    assert bound_api(harness.state) is None
+    print(f"silent listener: exit 3 after {elapsed:.2f} s")
+
+
 def test_tls_against_a_plain_server_exits_3_at_once(server, source, tmp_path):
     harness = Harness(server, tmp_path)
     url = server.url.replace("http://", "https://")

@@ -60,6 +60,19 @@ def test_mid_run_failures_stop_only_after_the_budget_and_an_answer_starts_over()
     assert "did not answer" in str(caught.value) and "2 min" in str(caught.value)
 
 
+def test_requests_that_time_out_count_from_when_they_were_sent():
+    clock = FakeClock(0)
+    guard = OutageGuard(URL, budget=120, clock=clock)
+    guard.answer(200)
+    for sent in (0, 1, 2, 3):  # four workers' requests hang, each for the 30 s read timeout
+        clock.now = sent + 30
+        guard.failure("no answer within 30 s", transport=True, retryable=True, sent_at=sent)
+    clock.now = 120  # the budget runs from the first hanging request's sending, not its timeout
+
+    with pytest.raises(ApiUnreachableError):
+        guard.before_send()
+
+
 def test_the_deadline_stops_new_calls_and_caps_waits():
     clock = FakeClock(0)
     guard = OutageGuard(URL, deadline=90, max_runtime=90, clock=clock)

@@ -392,8 +392,10 @@ class FlowrouteClient:
         if json_body is not None:
             headers["Content-Type"] = "application/json"
         granted = self.limiter.acquire() if self.limiter is not None else None
+        sent_at = None
         if self.guard is not None:
             self.guard.before_send()
+            sent_at = self.guard.now()
         self.stats.bump("requests")
         try:
             response = self.session.request(
@@ -409,12 +411,14 @@ class FlowrouteClient:
         except requests.RequestException as exc:
             detail = self._scrub(transport_detail(exc, timeout))
             if self.guard is not None:
-                self.guard.failure(detail, transport=True, retryable=should_retry(exc))
+                self.guard.failure(
+                    detail, transport=True, retryable=should_retry(exc), sent_at=sent_at
+                )
             raise TransportError(
                 0, title=type(exc).__name__, detail=detail, method=method, path=shown
             ) from exc
         if self.guard is not None:
-            self.guard.answer(response.status_code)
+            self.guard.answer(response.status_code, sent_at)
         if response.status_code in ok:
             return response
         err = error_from_response(

@@ -104,18 +104,25 @@ class OutageGuard:
             return min(limits)
 
     # ------------------------------------------------------------------ after a request
-    def answer(self, status: int) -> None:
+    def answer(self, status: int, sent_at: float | None = None) -> None:
         """Any HTTP answer. A 5xx counts as a failure; everything else shows the API is there."""
         if status >= 500:
-            self.failure(f"answered {status}", transport=False, retryable=True)
+            self.failure(f"answered {status}", transport=False, retryable=True, sent_at=sent_at)
             return
         with self._lock:
             self.answered = True
             self._streak_since = None
             self._streak_failures = 0
 
-    def failure(self, what: str, *, transport: bool, retryable: bool) -> None:
-        """A 5xx or a transport failure; raises ApiUnreachableError when the run must stop now."""
+    def now(self) -> float:
+        return self._clock()
+
+    def failure(
+        self, what: str, *, transport: bool, retryable: bool, sent_at: float | None = None
+    ) -> None:
+        """A 5xx or a transport failure of a request sent at `sent_at` (default: now); raises
+        ApiUnreachableError when the run must stop now. The stretch of failures counts from the
+        failed request's sending, so requests that time out do not stretch the budget."""
         with self._lock:
             now = self._clock()
             self._last_failure = what
@@ -125,8 +132,9 @@ class OutageGuard:
                     self._stopped = ApiUnreachableError(
                         f"cannot reach the Flowroute API at {self.base_url} ({what}); {URL_HINT}"
                     )
-            if self._streak_since is None:
-                self._streak_since = now
+            began = now if sent_at is None else min(sent_at, now)
+            if self._streak_since is None or began < self._streak_since:
+                self._streak_since = began
             self._streak_failures += 1
             self._check_outage(now)
             if self._stopped is not None:

@@ -77,7 +77,11 @@ def _plan_inputs(settings: Settings, seen: Any) -> InputPlan:
         else:
             members = [(check_file(raw), raw, False)]  # InputError: missing or unsupported
         for member, shown, in_folder in members:
-            identity = file_identity(member)
+            try:
+                identity = file_identity(member)
+            except OSError as err:  # gone between the listing and now (a drop folder is live)
+                skipped.append(InputIssue(shown, f"cannot be read ({err.strerror or err})"))
+                continue
             if identity in taken:
                 log.info("%s: named more than once; read once", shown)
                 continue

@@ -353,3 +353,15 @@ def test_a_run_refuses_a_symlinked_lock_with_one_line(tmp_path):
         "not follow it: remove it (the next run creates the lock file itself)"
     ]
     assert victim.read_text() == "must not be truncated\n"
+
+
+def test_a_pipe_named_on_the_command_line_is_refused_with_one_line(tmp_path):
+    os.mkfifo(tmp_path / "in.csv")
+    code, err = run(tmp_path / "in.csv", "--dry-run", "--output", tmp_path / "out")
+    assert (code, err.splitlines()) == (
+        2,
+        [
+            f"cnam-batch: error: {tmp_path / 'in.csv'}: not a regular file (a pipe, socket or "
+            "device); name a file"
+        ],
+    )

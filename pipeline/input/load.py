@@ -143,8 +143,10 @@ def expand_inputs(paths: Sequence[str | Path]) -> list[Path]:
 def check_file(raw: str | Path) -> Path:
     """A file named on the command line: InputError when it is missing or of an unsupported type."""
     path = Path(raw)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"{raw}: no such file or folder; check the path")
+    if not path.is_file():
+        raise InputError(f"{raw}: not a regular file (a pipe, socket or device); name a file")
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise InputError(
             f"{raw}: unsupported file type {path.suffix or '(none)'!r}; "

@@ -174,7 +174,10 @@ def run_job(settings: Settings, env: Environment) -> RunResult:
         _tell_outcome(run, summary)
         summary = _email(run, summary, rows, work.carried)
         if work.stopped_by is not None:
-            raise work.stopped_by
+            if summary.exit_code == work.stopped_by.exit_code:
+                raise work.stopped_by
+            # A more urgent code won (a failed email over --max-runtime's 1): still say why.
+            env.stderr.write(f"cnam-batch: error: {work.stopped_by}\n")
         return RunResult(summary.exit_code, run.run_id, run.run_dir, summary)
 
 

@@ -25,6 +25,7 @@ from e2e_util import (
     write_input,
 )
 from fakes import FakeClock
+from smtp_server import Handler, smtp_server
 
 from pipeline.sandbox.control import OUTAGE, OutageConfig
 from pipeline.sandbox.server import SandboxConfig, SandboxServer
@@ -238,6 +239,20 @@ def test_max_runtime_stops_starting_calls_and_unfinished_rows_wait_for_the_next_
     assert set(again.statuses()) == {"pending_approval"}
     assert account_values(server) == sorted(NAMES)
     assert len(creates(again.log)) == ROWS - created
+
+
+def test_max_runtime_and_a_failed_email_exit_5_and_say_both(server, source, tmp_path):
+    harness = Harness(server, tmp_path, rate_limit=10)
+    with smtp_server(Handler(replies=["550 5.7.1 no relay"])) as (port, _):
+        smtp = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port)}
+        harness.environ = lambda: {**Harness.environ(harness), **smtp}  # type: ignore[method-assign]
+
+        result = harness.run(source, "--max-runtime", "1s", "--email-to", "ops@example.com")
+
+    assert result.code == 5, result.stderr
+    assert result.summary()["exit_code"] == 5
+    lines = error_lines(result.stderr)
+    assert any("--max-runtime" in ln for ln in lines) and any("mail" in ln for ln in lines), lines
 
 
 def test_max_runtime_in_the_toml_file_is_used(server, source, tmp_path):

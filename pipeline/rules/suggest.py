@@ -79,6 +79,8 @@ _SHORT_FORMS = frozenset(PHRASE_ABBREVIATIONS.values())  # already as short as a
 
 _TWO_LETTERS = re.compile(r"[A-Za-z].*[A-Za-z]")
 _JOINERS = re.compile(r"([-/])")
+_HYPHENS = frozenset({"-", "/"})  # a word after one is part of a name: SNAP-ON
+_LEADING = frozenset({"&", "-", "/", "+"})  # never the start of a suggestion
 
 
 def _core(word: str) -> str:
@@ -90,7 +92,7 @@ def _tidy(words: list[str]) -> list[str]:
     """Drop dangling connectors and trailing punctuation at the end of a cut name."""
     words = list(words)
     while words and (
-        (words[-1] in DANGLING and not (len(words) > 1 and words[-2] in "-/"))
+        (words[-1] in DANGLING and not (len(words) > 1 and words[-2] in _HYPHENS))
         or not any(c.isalnum() for c in words[-1])
     ):
         words.pop()
@@ -288,7 +290,7 @@ def _candidates(name: str, usable: Callable[[str], bool]) -> Iterator[str]:
     """Ever shorter rewrites of `name`, in the order of the module docstring."""
     words = _split(name)
     words = _tidy(words) or words  # "ACME AND" -> "ACME"
-    while len(words) > 1 and words[0] in "&-/+":
+    while len(words) > 1 and words[0] in _LEADING:
         words = words[1:]
     for step in _drop_identityless(words):
         words = step

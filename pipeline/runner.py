@@ -18,7 +18,7 @@ from pipeline.api.types import ApiCounts
 from pipeline.config import Settings, check_for_run
 from pipeline.environment import Environment
 from pipeline.errors import CnamBatchError, ConfigError, EmailError, ExitCode, most_urgent
-from pipeline.input.frame import InputIssue, LoadedFile, LoadOptions, file_hash
+from pipeline.input.frame import TAKEN_BEFORE, InputIssue, LoadedFile, LoadOptions, file_hash
 from pipeline.input.load import check_file, file_identity, load_file, scan_folder
 from pipeline.input.move import move_processed
 from pipeline.model import REPORT_COLUMNS, Status, Warn
@@ -47,11 +47,11 @@ class RunResult:
 
 @dataclass
 class InputPlan:
-    """The files this run takes, and those it does not read: an earlier run took them (a name
-    alone), or an INPUT folder holds them but they cannot be inputs (an InputIssue: why)."""
+    """The files this run takes, and those it does not read, each with why: an earlier run took
+    it (TAKEN_BEFORE), or an INPUT folder holds it but it cannot be an input."""
 
     files: list[tuple[Path, str]]  # (path, source_file as shown in the report)
-    skipped: list[str | InputIssue]
+    skipped: list[InputIssue]
 
 
 def _plan_inputs(settings: Settings, seen: Any) -> InputPlan:
@@ -59,7 +59,7 @@ def _plan_inputs(settings: Settings, seen: Any) -> InputPlan:
     A file named on the command line is always taken. A file named twice (the same path, or a file
     and its folder) is taken once, at its first place."""
     files: list[tuple[Path, str]] = []
-    skipped: list[str | InputIssue] = []
+    skipped: list[InputIssue] = []
     taken: set[tuple[int, int]] = set()  # files and folders, by (device, inode)
     for raw in settings.inputs:
         path = Path(raw)
@@ -88,7 +88,7 @@ def _plan_inputs(settings: Settings, seen: Any) -> InputPlan:
             taken.add(identity)
             earlier = in_folder and seen is not None and not settings.reprocess
             if earlier and seen(file_hash(member)):
-                skipped.append(shown)
+                skipped.append(InputIssue(shown, TAKEN_BEFORE))
                 log.info("skipped %s: an earlier run took this file (same content)", shown)
                 continue
             files.append((member, shown))

@@ -47,9 +47,10 @@ class RunSummary:
     suggested_fixes: int  # rows listed in suggested_fixes.csv (rejected, with a suggestion)
     suggestions_applied: int  # rows run with their suggestion (--accept-suggestions)
     api: ApiCounts
-    # INPUT-folder files not read: a name alone is a file an earlier run took (same content);
-    # {file, reason} says why otherwise (unsupported type, a link leading out of the folder, ...)
-    inputs_skipped: tuple[str | InputIssue, ...]
+    # INPUT-folder files not read (SPEC: named), and why for each: an earlier run took it (same
+    # content), an unsupported type, a link leading out of the folder, ...
+    inputs_skipped: tuple[str, ...]
+    inputs_skipped_reasons: Mapping[str, str]  # file -> why, in the order of inputs_skipped
     inputs_not_moved: tuple[InputIssue, ...]  # read, but left in place by --move-processed
     carried_over: int  # rows of earlier runs this run advanced
     carried_over_by_status: Mapping[str, int]
@@ -72,7 +73,7 @@ def build_summary(
     started_at: datetime,
     finished_at: datetime,
     loaded: Sequence[LoadedFile],
-    inputs_skipped: Sequence[str | InputIssue],
+    inputs_skipped: Sequence[InputIssue],
     rows: pd.DataFrame,
     carried: pd.DataFrame | None,
     api: ApiCounts,
@@ -99,7 +100,8 @@ def build_summary(
         suggested_fixes=int(fixable(rows).sum()),
         suggestions_applied=_count_warning(rows, None, Warn.SUGGESTION_APPLIED),
         api=api,
-        inputs_skipped=tuple(inputs_skipped),
+        inputs_skipped=tuple(i.file for i in inputs_skipped),
+        inputs_skipped_reasons={i.file: i.reason for i in inputs_skipped},
         inputs_not_moved=tuple(inputs_not_moved),
         carried_over=0 if carried is None else len(carried),
         carried_over_by_status=carried_by_status,

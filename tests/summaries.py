@@ -25,6 +25,7 @@ BASE = RunSummary(
     suggestions_applied=0,
     api=ApiCounts(),
     inputs_skipped=(),
+    inputs_skipped_reasons={},
     inputs_not_moved=(),
     carried_over=0,
     carried_over_by_status={},

@@ -232,15 +232,14 @@ def test_drop_folder_over_three_nights_takes_new_and_changed_files_and_skips_see
     drop = Path("drop")
     write_csv(drop / "acme.csv", ACME)
     (drop / "README.md").write_text("drop customer files here\n")  # other types: listed, not read
-    readme = {
-        "file": "drop/README.md",
-        "reason": "unsupported file type '.md': use .csv, .tsv, .txt, .xlsx, .xlsm or .ods",
-    }
+    readme = "drop/README.md"
+    readme_why = "unsupported file type '.md': use .csv, .tsv, .txt, .xlsx, .xlsm or .ods"
 
     first = nights.run("drop")
     assert first.code == 0, first.stderr
     assert first.summary["inputs"] == ["drop/acme.csv"]
     assert first.summary["inputs_skipped"] == [readme]
+    assert first.summary["inputs_skipped_reasons"] == {readme: readme_why}
     assert [r["status"] for r in first.report] == [
         "pending_approval",
         "rejected",
@@ -255,6 +254,10 @@ def test_drop_folder_over_three_nights_takes_new_and_changed_files_and_skips_see
     assert second.code == 0, second.stderr
     assert second.summary["inputs"] == ["drop/beta.csv"]
     assert second.summary["inputs_skipped"] == [readme, "drop/acme.csv"]
+    assert second.summary["inputs_skipped_reasons"] == {
+        readme: readme_why,
+        "drop/acme.csv": "an earlier run took this file (same content); --reprocess takes it again",
+    }
     assert [r["source_file"] for r in second.report] == ["drop/beta.csv"]
     # acme.csv costs nothing new: one create for beta's name, and the one association that
     # finishes night 1's approved row (carried over), nothing else.

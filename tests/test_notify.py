@@ -30,6 +30,7 @@ from summaries import make_summary
 
 from pipeline.api.types import ApiCounts
 from pipeline.errors import ConfigError, EmailError, ExitCode
+from pipeline.input.frame import TAKEN_BEFORE
 from pipeline.model import REPORT_COLUMNS
 from pipeline.notify.mail import (
     SmtpSettings,
@@ -100,6 +101,7 @@ SUMMARY = make_summary(
     },
     api=ApiCounts(requests=1234, creates=310, associations=11800, retries=12, rate_limited=2),
     inputs_skipped=("input/old.csv",),
+    inputs_skipped_reasons={"input/old.csv": TAKEN_BEFORE},
     carried_over=42,
     exit_code=ExitCode.ROWS_FAILED,
 )  # fmt: skip

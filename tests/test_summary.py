@@ -13,7 +13,7 @@ import pytest
 from pipeline.api.types import ApiCounts, RateSummary
 from pipeline.config import Settings
 from pipeline.errors import ExitCode
-from pipeline.input.frame import LoadedFile
+from pipeline.input.frame import TAKEN_BEFORE, InputIssue, LoadedFile
 from pipeline.model import REPORT_COLUMNS
 from pipeline.summary import RunSummary, build_summary, count_by_status
 
@@ -23,7 +23,7 @@ FINISHED = datetime(2026, 3, 4, 5, 6, 9, tzinfo=UTC)
 KEYS = [
     "run_id", "started_at", "finished_at", "dry_run", "sandbox", "inputs", "rows_total",
     "blank_rows_skipped", "by_status", "by_reason", "suggested_fixes", "suggestions_applied",
-    "api", "inputs_skipped", "inputs_not_moved",
+    "api", "inputs_skipped", "inputs_skipped_reasons", "inputs_not_moved",
     "carried_over",
     "carried_over_by_status", "stale_pending", "stale_after", "given_up", "needs_attention",
     "timings_s",
@@ -66,7 +66,7 @@ def build(
         started_at=STARTED,
         finished_at=FINISHED,
         loaded=[loaded("in/a.csv", 2), loaded("in/b.xlsx", 1)],
-        inputs_skipped=["in/old.csv"],
+        inputs_skipped=[InputIssue("in/old.csv", TAKEN_BEFORE)],
         rows=rows,
         carried=carried,
         api=ApiCounts(requests=9, creates=2, associations=3, retries=1, rate_limited=0),

@@ -16,7 +16,7 @@ from summaries import make_summary
 
 from pipeline.api.types import ApiCounts, RateSummary
 from pipeline.errors import ExitCode
-from pipeline.input.frame import InputIssue
+from pipeline.input.frame import TAKEN_BEFORE
 from pipeline.model import REPORT_COLUMNS, STATUS_ORDER, Reason, Status, Warn
 from pipeline.report.attention import ATTENTION_COLUMNS, attention
 from pipeline.report.fixes import FIXES_FILE as WRITTEN_FIXES_FILE
@@ -313,13 +313,21 @@ def test_summary_speaks_in_words_not_json_keys(tmp_path: Path) -> None:
 
 
 def test_summary_lists_skipped_inputs_with_their_reasons(tmp_path: Path) -> None:
-    skipped = ("drop/old.csv", InputIssue(file="drop/notes.pdf", reason="not a spreadsheet"))
-    summary = make_summary(inputs_skipped=skipped)
+    summary = make_summary(
+        inputs_skipped=("drop/old.csv", "drop/notes.pdf"),
+        inputs_skipped_reasons={
+            "drop/old.csv": TAKEN_BEFORE,
+            "drop/notes.pdf": "not a spreadsheet",
+        },
+    )
     cells = summary_cells(write(tmp_path / "r.xlsx", frame({}), summary=summary))
     assert ["Inputs skipped", "2, listed below"] in cells
     start = cells.index(["Inputs skipped", "Why"])
     assert cells[start + 1 : start + 3] == [
-        ["drop/old.csv", "an earlier run took this file (same content)"],
+        [
+            "drop/old.csv",
+            "an earlier run took this file (same content); --reprocess takes it again",
+        ],
         ["drop/notes.pdf", "not a spreadsheet"],
     ]
 

@@ -47,6 +47,10 @@ class InputIssue:
     reason: str
 
 
+# Why a drop-folder file was not read again (summary.json inputs_skipped_reasons, Summary sheet).
+TAKEN_BEFORE = "an earlier run took this file (same content); --reprocess takes it again"
+
+
 def is_blank(cells: Sequence[str]) -> bool:
     return not any(c.strip() for c in cells)
 

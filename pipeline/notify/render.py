@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.input.frame import TAKEN_BEFORE
 from pipeline.model import STATUS_ORDER
 from pipeline.summary import NEEDS_ATTENTION_SHEET, RunSummary
 
@@ -240,12 +241,17 @@ def _text(value: Any) -> str:
 
 def _run_facts(summary: RunSummary) -> list[tuple[str, str]]:
     facts: list[tuple[str, str]] = [("Rows read", f"{summary.rows_total:,}")]
-    taken = [i for i in summary.inputs_skipped if isinstance(i, str)]
-    other = [i for i in summary.inputs_skipped if not isinstance(i, str)]
+    why = summary.inputs_skipped_reasons
+    taken = [f for f in summary.inputs_skipped if why.get(f) == TAKEN_BEFORE]
+    other = [
+        f"{f} ({why[f]})"
+        for f in summary.inputs_skipped
+        if why.get(f, TAKEN_BEFORE) != TAKEN_BEFORE
+    ]
     for names, label in (
         (summary.inputs, "Inputs"),
         (taken, "Skipped (already processed)"),
-        ([f"{i.file} ({i.reason})" for i in other], "Skipped (not read)"),
+        (other, "Skipped (not read)"),
         ([f"{i.file} ({i.reason})" for i in summary.inputs_not_moved], "Not moved"),
     ):
         if names:

@@ -36,6 +36,7 @@ _SHOWN = frozenset(
         "by_reason",
         "api",
         "inputs_skipped",
+        "inputs_skipped_reasons",
         "inputs_not_moved",
         "carried_over",
         "carried_over_by_status",
@@ -200,12 +201,12 @@ def _facts(out: SummarySheet, summary: RunSummary) -> None:
     for key, value in extra:
         fact(key.replace("_", " ").capitalize(), _text(value))
     for title, items in (
-        ("Inputs skipped", summary.inputs_skipped),
-        ("Inputs not moved", summary.inputs_not_moved),
+        ("Inputs skipped", list(summary.inputs_skipped_reasons.items())),
+        ("Inputs not moved", [(i.file, i.reason) for i in summary.inputs_not_moved]),
     ):
         if items:
             _heading(out, (title, "Why", "", ""))
-            out.rows.extend((*_file_and_reason(item), None, None) for item in items)
+            out.rows.extend((_text(file), _text(why), None, None) for file, why in items)
 
 
 def _heading(out: SummarySheet, cells: tuple[Any, Any, Any, Any]) -> None:
@@ -217,16 +218,6 @@ def _heading(out: SummarySheet, cells: tuple[Any, Any, Any, Any]) -> None:
 def _listed(out: SummarySheet, label: str, items: list[str], none: str) -> None:
     for n, item in enumerate(items or [none]):
         out.rows.append((label if n == 0 else None, item, None, None))
-
-
-def _file_and_reason(item: Any) -> tuple[str, str]:
-    """An inputs_skipped/inputs_not_moved entry as (file, why): a name alone is a file an earlier
-    run took."""
-    if isinstance(item, str):
-        return item, "an earlier run took this file (same content)"
-    data = _as_mapping(item)
-    name = next((data[k] for k in ("file", "source_file", "path", "name") if data.get(k)), item)
-    return _text(name), _text(data.get("reason") or data.get("why") or "")
 
 
 def _api(summary: RunSummary) -> str:

@@ -113,7 +113,7 @@ def main_() -> None:
             capture_output=True,
         )
         # Page 1 is the Summary, page 2 Needs attention (cut after its reason column).
-        for page, name, width in ((1, "report-summary", None), (2, "report-needs-attention", 1545)):
+        for page, name, width in ((1, "report-summary", None), (2, "report-needs-attention", 1600)):
             prefix = work / name
             subprocess.run(
                 ["pdftoppm", "-png", "-r", "80", "-f", str(page), "-l", str(page)]

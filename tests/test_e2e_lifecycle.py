@@ -357,7 +357,7 @@ def test_injected_faults_converge_with_one_record_per_name(harness, server, tmp_
 def test_client_rate_limit_holds_in_every_one_second_window_at_the_server(
     harness, server, tmp_path
 ):
-    nums = phone_numbers(32)
+    nums = phone_numbers(60)  # 60 creates (the listing shows the numbers: no lookups)
     source = write_input(tmp_path / "a.csv", ((n, f"SHOP {i} CO") for i, n in enumerate(nums)))
 
     result = harness.run(source, rate_limit=10)

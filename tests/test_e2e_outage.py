@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from e2e_util import (
     patches,
     patches_per_number,
     phone_numbers,
+    wait_for,
     write_input,
 )
 from fakes import FakeClock
@@ -179,6 +181,43 @@ def test_outage_mid_run_stops_sending_reports_every_row_and_the_next_run_finishe
     assert done.code == 0, done.stderr
     assert set(done.statuses()) == {"associated"}
     assert set(patches_per_number(server.log).values()) == {1}
+
+
+def test_nothing_listening_mid_run_stops_the_run_and_the_next_run_finishes(clock, source, tmp_path):
+    state_file = tmp_path / "sandbox.jsonl"  # the account outlives the server
+    config = SandboxConfig(
+        access_key="AK12345678", secret_key="SKabcdefgh12345678", approve_after=600,
+        numbers=OWNED, state_file=state_file,
+    )  # fmt: skip
+    first = SandboxServer(config, clock=clock)
+    first.start()
+    harness = Harness(first, tmp_path, rate_limit=20)
+    # The API host goes away (nothing listens on its port) after a dozen requests.
+    killer = threading.Thread(
+        target=lambda: wait_for(lambda: len(first.log) >= 12, 30) and first.stop()
+    )
+    killer.start()
+    try:
+        result, elapsed = timed(harness.run, source, "--outage-budget", "1")
+    finally:
+        killer.join(30)
+        first.stop()
+
+    assert result.code == 3, result.stderr
+    [line] = error_lines(result.stderr)
+    assert "did not answer" in line and first.url in line, line
+    assert len(result.report()) == ROWS and "failed" in result.statuses()
+    assert elapsed < 10, elapsed
+
+    port = int(first.url.rsplit(":", 1)[1])
+    with SandboxServer(config, clock=clock, port=port) as back:  # the same address, back up
+        harness.server = back
+        again = harness.run(source)
+
+        assert again.code == 0, again.stderr
+        assert set(again.statuses()) == {"pending_approval"}
+        assert account_values(back) == sorted(NAMES)  # each name once: nothing created twice
+    print(f"nothing listening mid-run: stopped after {elapsed:.2f} s")
 
 
 def test_credentials_refused_mid_run_keep_every_association_made(server, clock, source, tmp_path):

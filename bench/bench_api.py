@@ -643,6 +643,15 @@ def main() -> None:
     ap.add_argument(
         "--only", choices=SCENARIOS, action="append", help="run only this scenario (repeatable)"
     )
+    ap.add_argument(
+        "--limits",
+        action="store_true",
+        help="instead: the learned rate limit against a strict sandbox (bench/api_limits.py)",
+    )
+    ap.add_argument("--rows", type=int, default=900, help="--limits: rows, default 900")
+    ap.add_argument(
+        "--server-limit", type=float, default=10, help="--limits: the sandbox's limit, default 10"
+    )
     ap.add_argument("--scenario", choices=SCENARIOS, help=argparse.SUPPRESS)
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--result", type=Path, help=argparse.SUPPRESS)
@@ -650,6 +659,13 @@ def main() -> None:
     args = ap.parse_args()
     if args.scenario:  # a child process
         run_scenario(args.scenario, args.data, args.rate, args.result, args.deadline)
+        return
+    if args.limits:
+        import api_limits
+
+        if args.rows < 1 or args.server_limit <= 0:
+            raise SystemExit("need --rows >= 1 and --server-limit > 0")
+        api_limits.main(args)
         return
     if args.quick:
         args.numbers, args.names = 200, 30

@@ -178,6 +178,33 @@ def test_a_late_wake_does_not_squeeze_the_next_request() -> None:
     assert min(gaps) >= 1.02 / 5 - 1e-9
 
 
+def test_after_a_stall_the_threads_leave_one_by_one_at_the_learned_rate() -> None:
+    """A busy machine stops the process for half a second: every thread whose slot passed wakes
+    at once. They must not go out in a burst at the ceiling's spacing (40/s), which a strict
+    server would count in one window: they keep the learned rate's spacing."""
+    clock = VirtualClock(0.0)
+    stall = (5.0, 5.5)
+
+    def sleep(seconds: float) -> None:
+        deadline = clock() + seconds
+        if stall[0] <= deadline < stall[1]:
+            seconds = stall[1] - clock()
+        clock.sleep(seconds)
+
+    limiter = RateLimiter(40, learned=Learned(10, throttled=True), clock=clock, sleep=sleep)
+    grants: list[float] = []
+
+    def worker() -> None:
+        while clock() < 10:
+            grants.append(limiter.acquire())
+
+    clock.run([worker] * 4)
+    after = sorted(t for t in grants if t >= stall[1])
+    gaps = [b - a for a, b in zip(after, after[1:], strict=False)]
+    assert min(gaps) >= 1 / limiter.current_rate() - 1e-9
+    assert max_in_window(grants) <= 10
+
+
 def test_penalty_holds_back_many_threads_and_they_never_exceed_the_limit() -> None:
     limiter, clock = make(20)
     times: list[float] = []

@@ -8,9 +8,10 @@ limiter treats a 429 as a measurement, the way botocore's adaptive retry mode do
 
 - Pacing: send times ("slots") are handed out `1 / rate` apart, no burst at start. Each
   `acquire()` reserves the next slot under a lock and sleeps outside it, so N threads queue in
-  order. The user's ceiling (`--rate-limit N`) is enforced apart from the learned rate: two grants
-  are never closer than `1.02 / N` seconds, so no one-second window ever holds more than N requests
-  (for an integer N; a fractional N above 1 is rounded down), even with some scheduling jitter.
+  order, and a final check keeps every two grants `1 / rate` apart even when a thread woke late.
+  The user's ceiling (`--rate-limit N`) caps the rate at `N / 1.02`: two grants are never closer
+  than `1.02 / N` seconds, so no one-second window ever holds more than N requests (for an integer
+  N; a fractional N above 1 is rounded down), even with some scheduling jitter.
 - A throttle: `penalize()` is told the clock time at which the refused request was granted. The
   rate the server accepted is the number of this client's other requests granted in the second
   before it (a server counting a one-second window refused because that many got through). The
@@ -242,13 +243,17 @@ class RateLimiter:
                 return
 
     def _grant(self, generation: int) -> float | None:
-        """Grant now if no 429 voided the reservation and the ceiling's spacing allows it."""
+        """Grant now if no 429 voided the reservation and the spacing allows it: the pacing rate's
+        (and so the ceiling's), also for a thread that woke late. After a stall of the process
+        (a busy machine), the threads whose slots passed meanwhile leave one by one, not in a
+        burst that a strict server would count in one window."""
         while True:
             with self._lock:
                 if generation != self._generation:
                     return None
                 now = self._clock()
-                earliest = max(self._last_grant + self._base_interval, self._paused_until)
+                spacing = max(self._base_interval, 1.0 / self._rate)
+                earliest = max(self._last_grant + spacing, self._paused_until)
                 if now >= earliest:
                     self._last_grant = now
                     self._grants.append(now)

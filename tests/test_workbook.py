@@ -374,3 +374,19 @@ def test_summary_shows_the_rate_limit_in_force_when_the_run_used_the_api(tmp_pat
     assert "learned 8.5/s from 429s" in str(rate)
     dry = summary_cells(write(tmp_path / "d.xlsx", frame({})))
     assert not any(row[:1] == ["Rate limit in force"] for row in dry)
+
+
+def test_summary_headline_of_a_run_that_only_advanced_earlier_work(tmp_path: Path) -> None:
+    summary = make_summary(
+        dry_run=False,
+        rows_total=0,
+        by_status={},
+        carried_over=5,
+        carried_over_by_status={"associated": 4, "pending_approval": 1},
+    )
+    carried = frame(*({"status": "associated"} for _ in range(4)), {"status": "pending_approval"})
+    cells = summary_cells(write(tmp_path / "r.xlsx", frame(), carried, summary=summary))
+    assert cells[0] == [
+        "Run 20250102T030405Z: no new rows; 4 of 5 carried-over rows associated, "
+        "nothing needs attention"
+    ]

@@ -96,6 +96,12 @@ def headline(summary: RunSummary, attention: int) -> str:
     n = summary.by_status.get
     if summary.dry_run:
         done = f"Dry run {summary.run_id}: {n(Status.PLANNED, 0):,} of {summary.rows_total:,} rows planned"
+    elif summary.rows_total == 0 and summary.carried_over:  # a night with no new file
+        carried = summary.carried_over_by_status.get
+        done = (
+            f"Run {summary.run_id}: no new rows; {carried(Status.ASSOCIATED, 0):,} of "
+            f"{summary.carried_over:,} carried-over rows associated"
+        )
     else:
         done = f"Run {summary.run_id}: {n(Status.ASSOCIATED, 0):,} of {summary.rows_total:,} rows associated"
         if n(Status.ALREADY_SET):

@@ -3,7 +3,13 @@ defaults against the sandbox's outage switch in simulated time: how long until i
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
+import requests
+from e2e_util import RUN_BATCH
 from fakes import FakeClock
 
 from pipeline.api.client import FlowrouteClient
@@ -13,7 +19,7 @@ from pipeline.journal.store import Journal
 from pipeline.journal.types import WorkItem
 from pipeline.lifecycle.engine import run_lifecycle
 from pipeline.model import Status
-from pipeline.sandbox.control import OUTAGE, OutageConfig
+from pipeline.sandbox.control import OUTAGE, OutageConfig, OutageSwitch
 from pipeline.sandbox.server import SandboxConfig, SandboxServer
 
 URL = "https://api.flowroute.com"
@@ -114,3 +120,65 @@ def test_with_the_production_defaults_an_outage_stops_the_run_within_three_minut
     assert {o.status for o in result.outcomes.values()} <= {Status.FAILED, Status.PENDING_APPROVAL}
     print(f"defaults: stopped {stopped_after:.0f} simulated s into the outage, after "
           f"{len(during)} requests in it")  # fmt: skip
+
+
+# ------------------------------------------------------------------------------ the sandbox's switch
+def test_outage_switch_fires_after_n_requests_and_ends_by_hand():
+    switch = OutageSwitch(OutageConfig(after_requests=2, mode="500"), clock=FakeClock(0))
+
+    assert [switch.check() for _ in range(4)] == [None, None, "500", "500"]
+    switch.end()
+    assert [switch.check() for _ in range(2)] == [None, None]  # the trigger does not fire again
+
+
+def test_outage_switch_fires_at_a_moment_and_lasts_its_duration():
+    clock = FakeClock(0)
+    switch = OutageSwitch(OutageConfig(at=10, mode="drop", duration=5), clock=clock)
+
+    assert switch.check() is None
+    clock.now = 10
+    assert switch.check() == "drop" and switch.active
+    clock.now = 15
+    assert switch.check() is None and not switch.active
+
+
+def test_outage_switch_by_hand_with_a_mode():
+    switch = OutageSwitch(None, clock=FakeClock(0))
+    assert switch.check() is None
+    switch.begin("401")
+    assert switch.check() == "401"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"mode": "404"}, "outage mode"),
+        ({"after_requests": -1}, "negative"),
+        ({"duration": 0}, "above 0"),
+    ],
+)
+def test_outage_config_refuses_nonsense(kwargs, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        OutageConfig(**kwargs)
+
+
+def test_sandbox_command_serves_an_outage_and_says_so(tmp_path):
+    """`cnam-batch sandbox --outage-after 1 --outage-mode 500` as a user starts it (a process)."""
+    argv = [sys.executable, str(RUN_BATCH), "sandbox", "--port", "0", "--outage-after", "1",
+            "--outage-mode", "500"]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FR_", "CNAM_BATCH_"))}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        assert proc.stdout is not None
+        banner = [proc.stdout.readline() for _ in range(9)]
+        url = banner[0].split()[-1]
+        keys = {ln.split(":")[0].strip(): ln.split(":", 1)[1].strip() for ln in banner[1:3]}
+        session = requests.Session()
+        session.auth = (keys["access key"], keys["secret key"])
+        seen = [session.get(f"{url}/v2/cnams", timeout=5).status_code for _ in range(3)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+    assert seen == [200, 500, 500]
+    assert any("outage:" in ln and "after the first 1 fails (500)" in ln for ln in banner), banner

@@ -17,6 +17,7 @@ import pytest
 from pipeline.errors import InputError
 from pipeline.model import Reason, Warn
 from pipeline.rules.normalize import normalize_name
+from pipeline.rules.segment import Lexicon
 from pipeline.rules.suggest import ABBREVIATIONS
 from pipeline.rules.validate import NameResult, NameRules
 from pipeline.rules.wordlists import parse_entries, trie_pattern
@@ -615,3 +616,16 @@ def test_normalize_number_is_fast():
         normalize_number(raw)
     per_number = (time.process_time() - start) / len(raws)
     assert per_number < 10e-6, f"{per_number * 1e6:.1f} us per number"
+
+
+def test_word_frequency_list_is_loaded_only_for_a_name_that_needs_it() -> None:
+    """Loading the list costs about half a second: a run whose names hold no listed term
+    inside a word never pays it."""
+    shared = Lexicon.shared.__func__  # type: ignore[attr-defined]
+    shared.cache_clear()
+    rules = NameRules.load()
+    for name in ("ACME PLUMBING", "BOB'S DINER", "SCUNTHORPE"[:4] + " HOMES", "JOE SMITH"):
+        assert rules.check(name).reason_code is None
+    assert shared.cache_info().currsize == 0
+    assert rules.check("SEATTLEPOLICE").reason_code is Reason.NAME_MISLEADING
+    assert shared.cache_info().currsize == 1

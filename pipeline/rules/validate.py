@@ -127,7 +127,7 @@ class NameRules:
         allow: Sequence[Entry],
         blocklist: Sequence[Entry] = (),
         short_forms: ShortForms | None = None,
-        lexicon: Lexicon | None = None,
+        lexicon: Lexicon | Callable[[], Lexicon] | None = None,
     ) -> None:
         political_all = list(political)
         political_all += [r for r in map(reversed_name, political) if r is not None]
@@ -149,6 +149,8 @@ class NameRules:
             written_first,
             short_forms.short_forms_of(written_first) if short_forms is not None else (),
         )
+        # The word-frequency list takes about half a second to load: a callable (Lexicon.shared)
+        # is called the first time a name holds a listed term inside a word, which most runs never see.
         self._lexicon = lexicon
         self._allow_words = frozenset(e.tokens[0] for e in allow if len(e.tokens) == 1)
         # What a run-together token must hold to be worth reading as words: a listed term
@@ -184,7 +186,7 @@ class NameRules:
             allow=allow,
             blocklist=read_entries(blocklist, "--blocklist") if blocklist is not None else (),
             short_forms=builtin_short_forms(),
-            lexicon=Lexicon.shared(),
+            lexicon=Lexicon.shared,
         )
 
     def check(self, name: str) -> NameResult:
@@ -330,6 +332,8 @@ class NameRules:
         is SEMPORNA, a town)."""
         lexicon = self._lexicon
         assert lexicon is not None
+        if not isinstance(lexicon, Lexicon):
+            lexicon = lexicon()
         short_tokens = self._short_forms.tokens if self._short_forms is not None else frozenset()
 
         def wordlike(piece: str) -> bool:  # a common word, a short form, or a name (SEATTLE)

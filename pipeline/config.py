@@ -40,7 +40,7 @@ class Settings:
     dry_run: bool = False
     sandbox: bool = False
     api_url: str = DEFAULT_API_URL
-    rate_limit: RateLimit = 5.0
+    rate_limit: RateLimit = RATE_AUTO
     concurrency: int = 4
     wait_approval: float = 0.0
     request_timeout: float = 30.0

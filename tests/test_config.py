@@ -22,7 +22,7 @@ def test_defaults_match_the_spec() -> None:
     assert s.output == Path("output")
     assert s.state == Path("output/state.sqlite")
     assert s.api_url == "https://api.flowroute.com"
-    assert (s.rate_limit, s.concurrency, s.wait_approval) == (5.0, 4, 0.0)
+    assert (s.rate_limit, s.concurrency, s.wait_approval) == ("auto", 4, 0.0)
     assert (s.stale_after, s.email_max_mb, s.smtp_port) == (3.0, 10.0, 25)
     assert s.association_path == "cnams"
     assert (s.give_up_after, s.retry_failed) == (5, False)

@@ -128,7 +128,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         type=_rate_limit_arg,
         metavar="N|auto",
         help="most API requests per second, all endpoints together; below it the rate Flowroute's "
-        "429s allow is learned and remembered. auto: start at 5/s, learn up to 50/s (default: 5)",
+        "429s allow is learned and remembered. auto: start at 5/s, learn up to 50/s (default: auto)",
     )
     api.add_argument(
         "--concurrency", type=int, metavar="N", help="requests in flight at once (default: 4)"

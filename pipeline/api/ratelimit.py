@@ -20,7 +20,7 @@ limiter treats a 429 as a measurement, the way botocore's adaptive retry mode do
   that grows while the limit is exceeded. 429s for requests granted before the cut are answers to
   the same burst (several threads at once) and cut nothing more; they may only lengthen the pause.
 - Growing back: along a cubic curve, `w_max * (1 + C * (t - K)**3)` with `C = (1 - BETA) / K**3`:
-  from the cut it climbs fast, flattens out just under the rate the server accepted (around `K`
+  from the cut it climbs fast, flattens out as it nears the rate the server accepted (reached `K`
   seconds after the cut) and only then probes upward, slowly, then faster. `t` counts only the
   time the limiter was the bottleneck (a thread waited for its slot): a run that waits for
   approvals or sends one request at a time learns nothing about the limit and grows nothing.

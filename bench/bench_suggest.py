@@ -58,7 +58,8 @@ def old_suggester(rev: str, rules: NameRules) -> Callable[[str], str]:
 def line(label: str, f: Figures) -> str:
     return (
         f"{label:<11} {f.names:>5} {f.long:>5} {f.share(f.offered):>8.1%} "
-        f"{f.share(f.represented):>12.1%} {f.share(f.first_kept):>11.1%} "
+        f"{f.share(f.represented):>12.1%} {f.share(f.represented_plain):>10.1%} "
+        f"{f.share(f.first_kept):>11.1%} "
         f"{f.share(f.first_kept_strict):>7.1%} {f.share(f.invented):>9.1%} {len(f.failing):>8}"
     )
 
@@ -70,7 +71,10 @@ def main() -> None:
     args = parser.parse_args()
 
     rules = NameRules.load()
-    print("list        names  long  offered  represented  first kept  strict  initials  failing")
+    print(
+        "list        names  long  offered  represented  (plain)  first kept  strict  initials"
+        "  failing"
+    )
     for section in (None, "companies", "local"):
         print(line(section or "whole", measure(rules, read_names(section=section))))
 

@@ -8,7 +8,15 @@ Definitions (issue 11):
 - distinctive words: the name's words without legal forms, share classes, HOLDINGS, GROUP,
   COMPANIES, and THE/OF/AND/FOR/A; a word is represented when a word of the suggestion starts
   with its first letter, in order (words of the suggestion split at spaces, &, / and -);
-  a short form of several words (NY for NEW YORK) represents each of them;
+  a short form of several words of abbreviations.txt (NY for NEW YORK) represents each of
+  them;
+- acronym counting (the `represented` figure; `represented_plain` leaves it out): a word of
+  the suggestion of 2-5 letters that spells the first letters of that many consecutive
+  distinctive words, in order, represents each of them: RWG in PAUL WEISS RWG stands for
+  RIFKIND, WHARTON, GARRISON, MC in CEDARS-SINAI MC for MEDICAL, CENTER. That is what "at
+  least by its first letter" asks, but a reader has to know the initials; both figures are
+  reported so that neither is mistaken for the other. A word that happens to spell the next
+  words' initials counts too (rare: ST before SOUTH TEXAS);
 - first word kept: the suggestion's first word is the first distinctive word, whole or as its
   standard abbreviation (AMER for AMERICAN); "strict" counts only the whole word;
 - a lone invented initial: a one-letter word of the suggestion that is not a one-letter word
@@ -73,18 +81,33 @@ def distinctive(name: str) -> list[str]:
     return out
 
 
-def represented(name: str, suggestion: str) -> bool:
-    """Every distinctive word of `name` has a word of `suggestion` starting with its letter."""
+def represented(name: str, suggestion: str, *, acronyms: bool = True) -> bool:
+    """Every distinctive word of `name` has a word of `suggestion` starting with its letter,
+    in order. With `acronyms`, a word of 2-5 letters that spells the first letters of that
+    many consecutive distinctive words (RWG for RIFKIND WHARTON GARRISON) represents each of
+    them. Counting acronyms never loses a word counted without them."""
+    if acronyms and represented(name, suggestion, acronyms=False):
+        return True
     tokens: list[str] = []
     for token in _SPLIT.split(suggestion):
         token = "".join(c for c in token if c.isalnum())
         tokens.extend(PHRASES.get(token, (token,)) if token in PHRASES else (token,))
-    j = 0
-    for word in distinctive(name):
-        while j < len(tokens) and not (tokens[j] and tokens[j][0] == word[0]):
+    words = distinctive(name)
+    i = j = 0
+    while i < len(words):
+        while j < len(tokens) and not (tokens[j] and tokens[j][0] == words[i][0]):
             j += 1
         if j == len(tokens):
             return False
+        token = tokens[j]
+        if (
+            acronyms
+            and 2 <= len(token) <= 5
+            and token == "".join(w[0] for w in words[i : i + len(token)])
+        ):
+            i += len(token)
+        else:
+            i += 1
         j += 1
     return True
 
@@ -113,7 +136,8 @@ class Figures:
     names: int = 0  # names on the list
     long: int = 0  # names a suggestion has to shorten
     offered: int = 0  # of those, with a suggestion
-    represented: int = 0
+    represented: int = 0  # acronyms counted (see represented)
+    represented_plain: int = 0  # acronyms not counted: each word needs a word of its own
     first_kept: int = 0
     first_kept_strict: int = 0
     invented: int = 0
@@ -145,6 +169,7 @@ def measure(rules: NameRules, names: list[str]) -> Figures:
         if again.reason_code is not None or Warn.NAME_EMBEDDED_TERM in again.warnings:
             figures.failing.append((raw, suggestion))
         figures.represented += represented(name, suggestion)
+        figures.represented_plain += represented(name, suggestion, acronyms=False)
         figures.first_kept += first_word_kept(name, suggestion, strict=False)
         figures.first_kept_strict += first_word_kept(name, suggestion, strict=True)
         figures.invented += invented_initial(name, suggestion)

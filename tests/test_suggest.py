@@ -10,7 +10,7 @@ from suggest_measure import first_word_kept, invented_initial, measure, read_nam
 
 from pipeline.model import Reason, Warn
 from pipeline.rules.normalize import normalize_name
-from pipeline.rules.suggest import PHRASE_ABBREVIATIONS, shorten, word_forms
+from pipeline.rules.suggest import ACRONYMS, PHRASE_ABBREVIATIONS, shorten, word_forms
 from pipeline.rules.validate import NameRules
 
 
@@ -72,9 +72,39 @@ NON_ASCII = [
 ]
 
 
+# Initials, only when the words do not fit with four letters each (suggest.py, steps 5 and 7).
+ACRONYM_CASES = [
+    ("Swedish Medical Center", "SWEDISH MED CTR"),  # fits abbreviated: no initials
+    ("Harborview Medical Center", "HARBORVIEW MC"),  # listed in acronyms.txt
+    ("Vanderbilt University Medical Center", "VANDERBILT UMC"),
+    ("Citibank National Association", "CITIBANK NA"),
+    ("Zions First National Bank", "ZIONS FNB"),
+    ("Green Lake Physical Therapy", "GREEN LAKE PT"),
+    ("Eastside Heating and Air Conditioning", "EASTSIDE HTG&AC"),
+    ("Paul, Weiss, Rifkind, Wharton & Garrison LLP", "PAUL WEISS RWG"),  # trailing words
+    ("Memorial Sloan Kettering Cancer Center", "MEML SLOAN KCC"),
+    ("Akin Gump Strauss Hauer & Feld LLP", "AKIN GUMP SHF"),
+    ("Five Guys Burgers and Fries", "FIVE GUYS B&F"),  # two words joined by AND
+    ("Smith & Sons Plumbing and Heating", "SMITH&SONS P&H"),
+    ("Jiffy Lube Service Center", "JIFFY LUBE SC"),  # two standard abbreviations: SVC CTR
+    ("Skadden, Arps, Slate, Meagher & Flom LLP", "SKADDEN ASMF"),  # partners, after one word
+    ("Virginia Mason Medical Center", "VIRGINIA MMC"),  # holds listed initials (MC)
+    ("Snohomish County Public Utility District", "SNOHOMISH CPUD"),
+    ("Top Pot Hand-Forged Doughnuts", "TOP POT HND-FRG"),  # never splits a hyphenated name
+    ("Dewey Cheatham & Howe Attorneys at Law", "DEWEY CHT&HOWE"),  # never starts after &
+    ("Red Robin Gourmet Burgers", "RED ROBIN GRMT"),  # no initials of ordinary words alone
+]
+
+
 @pytest.mark.parametrize(
     ("name", "suggestion"),
-    LEGAL_FORMS + SHARE_CLASSES + ABBREVIATIONS + AMPERSANDS + LONG_WORDS + NON_ASCII,
+    LEGAL_FORMS
+    + SHARE_CLASSES
+    + ABBREVIATIONS
+    + AMPERSANDS
+    + LONG_WORDS
+    + NON_ASCII
+    + ACRONYM_CASES,
 )
 def test_suggestion(rules, name, suggestion):
     assert suggest(rules, name) == suggestion
@@ -88,6 +118,10 @@ BLOCKED_FORMS = [
     ("Westbrook Dickinson Partners", "WESTBROOK DICK", "WESTBROOK DCK"),
     ("Columbus Cummins Engine Sales", "COLUMBUS CUM EN", "COLUMBUS CM ENG"),
     ("Florida Titusville Storage", "FLORIDA TIT STR", "FLORIDA TS STR"),
+    # initials that would spell an authority or a slur are never used
+    ("Ace Tool Fisher Bailey Ingram", "ACE TOOL FBI", "ACE TL FSH BLY"),
+    ("Ace Tool Kent Kirk Kline", "ACE TOOL KKK", "ACE TL KNT KRK"),
+    ("Ace Tool Irving Roberts Sims", "ACE TOOL IRS", "ACE TL IRV ROB"),
 ]
 
 
@@ -133,6 +167,17 @@ def test_the_abbreviation_list_is_sound(rules):
         assert Warn.NAME_EMBEDDED_TERM not in result.warnings
 
 
+def test_the_acronym_list_is_sound(rules):
+    text = resources.files("pipeline.rules").joinpath("data", "acronyms.txt").read_text()
+    assert text.startswith("# acronyms.txt")
+    assert len(ACRONYMS) >= 10
+    for full, short in ACRONYMS.items():
+        assert len(full) >= 2 and 2 <= len(short) <= 5, (full, short)
+        assert short == "".join(word[0] for word in full), (full, short)  # its initials
+        assert rules.passes(f"ACME {short}"), (full, short)
+        assert Warn.NAME_EMBEDDED_TERM not in rules.check(f"ACME {short}").warnings
+
+
 # -- the measurement (issue 11) ---------------------------------------------------------------
 
 
@@ -143,23 +188,30 @@ def test_measurement_helpers():
     assert represented("ALPHABET INC CLASS A", "ALPHABET")
     assert first_word_kept("AMERICAN EXPRESS", "AMER EXPRESS", strict=False)
     assert not first_word_kept("AMERICAN EXPRESS", "AMER EXPRESS", strict=True)
+    # an acronym represents the words whose initials it spells, only with acronym counting
+    assert represented("PAUL WEISS RIFKIND WHARTON GARRISON", "PAUL WEISS RWG")
+    assert not represented("PAUL WEISS RIFKIND WHARTON GARRISON", "PAUL WEISS RWG", acronyms=False)
+    assert represented("CEDARS-SINAI MEDICAL CENTER", "CEDARS-SINAI MC")
+    assert not represented("SKADDEN ARPS SLATE MEAGHER FLOM", "SKADDEN ASM")
+    assert represented("FIVE GUYS BURGERS AND FRIES", "FIVE GUYS B&F", acronyms=False)
     assert invented_initial("RAPID ELECTRIC", "RAPID E")
     assert not invented_initial("TOYS R US INC", "TOYS R US")
 
 
 def test_suggestions_on_real_business_names(rules):
-    """The figures README.md quotes. On the S&P 500 part of the list the issue's target holds:
-    every distinctive word represented in at least 85% of suggestions. On the whole list,
-    where local names of four or five words (hospitals, credit unions, law firms) make 15
-    characters too few for every word without two-letter fragments no person would pick,
-    the floor is 75% (the figure was 44% before)."""
+    """The figures README.md quotes (issue 11): every distinctive word represented in at least
+    85% of suggestions, counting an acronym as representing the words whose initials it spells
+    (see suggest_measure.py). Without that counting the figure is lower (about 79%: local
+    names of four or five words do not fit every word in 15 characters otherwise); it is held
+    above 75% so that acronyms never replace words that fit."""
     whole = measure(rules, read_names())
     companies = measure(rules, read_names(section="companies"))
     assert whole.long > 600 and companies.long > 300
     assert whole.failing == []
     assert whole.offered >= 0.99 * whole.long
-    assert companies.share(companies.represented) >= 0.85
-    assert whole.share(whole.represented) >= 0.75
+    assert whole.share(whole.represented) >= 0.85
+    assert whole.share(whole.represented_plain) >= 0.75
+    assert companies.share(companies.represented) >= 0.90
     assert whole.share(whole.first_kept) >= 0.97
     assert whole.share(whole.invented) <= 0.02
     for name, suggestion in whole.pairs:

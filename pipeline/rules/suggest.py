@@ -12,11 +12,25 @@ the first one that fits in 15 characters and passes every rule wins:
      and FOR inside the name;
   4. shorten the longest remaining word, one step at a time: inner vowels dropped after the
      first syllable (MATERIALS -> MATRLS), then after the first letter (MTRLS), then the first
-     syllable alone (MAT), then three letters, two for one word at most (MT). A standard
-     abbreviation only loses a vowel (NATL -> NTL). The first word is kept whole; a form that
-     is a blocked word on its own (DICKINSON -> DICK, FITCH -> FTC) is skipped;
-  5. only then drop trailing words, shortening what is left again as little as needed;
-  6. a first word too long on its own (16+ letters) loses its inner vowels.
+     syllable alone (MAT); in this first pass no word goes below four letters (a standard
+     abbreviation stays as it is). The first word is kept whole; a form that is a blocked word
+     on its own (DICKINSON -> DICK, FITCH -> FTC) is skipped;
+  5. initials, the way businesses write them, when the words do not fit that way: first the
+     listed ones of data/acronyms.txt (VANDERBILT UNIVERSITY MEDICAL CENTER -> VANDERBILT
+     UMC, CITIBANK NATIONAL ASSOCIATION -> CITIBANK NA), then the trailing words as one
+     acronym of 3-5 letters after two words at least, as many words kept as fit (PAUL WEISS
+     RIFKIND WHARTON & GARRISON -> PAUL WEISS RWG), two words joined by & as X&Y (FIVE GUYS
+     BURGERS AND FRIES -> FIVE GUYS B&F);
+  6. step 4 again down to three letters, two for one word at most (MT); a standard
+     abbreviation only loses a vowel (NATL -> NTL);
+  7. the last initials: two trailing standard abbreviations as two letters (JIFFY LUBE SVC
+     CTR -> JIFFY LUBE SC), and an acronym after the first word alone for a list of partners
+     (SKADDEN, ARPS, SLATE, MEAGHER & FLOM -> SKADDEN ASMF) or a tail holding listed initials
+     (VIRGINIA MASON MEDICAL CENTER -> VIRGINIA MMC);
+  8. only then drop trailing words, shortening what is left again as little as needed;
+  9. a first word too long on its own (16+ letters) loses its inner vowels.
+An acronym never splits a hyphenated name, never starts after & or OF, and is never a blocked
+word (ACE TOOL FISHER BAILEY INGRAM is not ACE TOOL FBI).
 A word never becomes a lone initial, and a result with fewer than two letters is not offered:
 when nothing valid can be derived the suggestion is "". The steps depend on the name alone,
 so the same name always gets the same suggestion.
@@ -54,10 +68,8 @@ DANGLING = frozenset({"&", "AND", "OF", "THE", "FOR", "-", "/", "+", "AT", "@", 
 _VOWELS = frozenset("AEIOU")
 
 
-def _read_abbreviations() -> dict[tuple[str, ...], str]:
-    text = (
-        resources.files("pipeline.rules").joinpath("data", "abbreviations.txt").read_text("utf-8")
-    )
+def _read_abbreviations(filename: str = "abbreviations.txt") -> dict[tuple[str, ...], str]:
+    text = resources.files("pipeline.rules").joinpath("data", filename).read_text("utf-8")
     table: dict[tuple[str, ...], str] = {}
     for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
@@ -76,6 +88,8 @@ _PHRASES = tuple(
 )  # few; tried by their first word
 _PHRASE_FIRSTS = frozenset(full[0] for full, _ in _PHRASES)
 _SHORT_FORMS = frozenset(PHRASE_ABBREVIATIONS.values())  # already as short as a reader knows
+# Initials several words are written with (MEDICAL CENTER = MC), used in step 4b only.
+ACRONYMS = MappingProxyType(_read_abbreviations("acronyms.txt"))
 
 _TWO_LETTERS = re.compile(r"[A-Za-z].*[A-Za-z]")
 _JOINERS = re.compile(r"([-/])")
@@ -178,10 +192,17 @@ def word_forms(word: str) -> list[str]:
 
 
 def _shrink(
-    words: list[str], tight: bool, usable: Callable[[str], bool], known: dict[str, list[str]]
+    words: list[str],
+    tight: bool,
+    usable: Callable[[str], bool],
+    known: dict[str, list[str]],
+    floor: int = 2,
+    frozen: frozenset[str] = frozenset(),
 ) -> Iterator[str]:
     """Step 4: the longest word not yet at its shortest form takes its next form, again and
-    again; the first word only when it does not fit on its own."""
+    again; the first word only when it does not fit on its own. With `floor`, no word is cut
+    below that many letters (a standard abbreviation stays usable); `frozen` words (acronyms)
+    keep their form."""
     forms = [known[w] if w in known else known.setdefault(w, word_forms(w)) for w in words]
     for i, word in enumerate(words):
         if word in _SHORT_FORMS:  # NATL may lose its vowel (NTL), SVCS become SVC, MGMT stays
@@ -191,6 +212,11 @@ def _shrink(
                 for f in (bare, word[:-1])
                 if 3 <= len(f) < len(word) and (f == bare or f in _SHORT_FORMS)
             ]
+    for i, word in enumerate(words):
+        if word in frozen or (floor > 2 and word in _SHORT_FORMS):
+            forms[i] = [word]
+        elif floor > 2:
+            forms[i] = forms[i][:1] + [f for f in forms[i][1:] if len(f) >= floor]
     first_fits = len(words[0]) <= MAX_LENGTH
     forms[0] = forms[0][:1] if first_fits else forms[0][:3]  # never its first syllable alone
     level = [0] * len(words)
@@ -286,6 +312,124 @@ def _tighten(words: list[str]) -> Iterator[tuple[list[str], bool]]:
             yield words, tight
 
 
+GENTLE = 4  # step 4: no word below four letters, unless a standard abbreviation
+# Words an acronym skips, as a business writes its initials (WHARTON & GARRISON -> WG).
+ACRONYM_SKIP = frozenset({"&", "AND", "OF", "THE", "FOR", "A", "AN", "-", "/", "+", "@", "AT"})
+_LISTED = frozenset(ACRONYMS.values())
+_INITIALS = frozenset(short for _, short in _PHRASES) | _LISTED
+
+
+# each phrase of acronyms.txt as written in full and with standard abbreviations, longest first
+_LISTED_PHRASES = tuple(
+    (full, tuple(ABBREVIATIONS.get(w, w) for w in full), short)
+    for full, short in sorted(ACRONYMS.items(), key=lambda item: (-len(item[0]), item[0]))
+)
+
+
+def _listed_acronyms(words: list[str]) -> list[str]:
+    """The words with each phrase of acronyms.txt as its acronym, the phrase written in full or
+    with its standard abbreviations (MEDICAL CENTER or MED CTR -> MC), longest phrase first."""
+    cores = [_core(w) for w in words]
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        for full, abbreviated, short in _LISTED_PHRASES:
+            here = tuple(cores[i : i + len(full)])
+            if here in (full, abbreviated):
+                out.append(short)
+                i += len(full)
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return out
+
+
+def _acronym(words: list[str], least: int = 3) -> str:
+    """The first letters of `words` as one word of 3-5 letters (a listed short form such as NY
+    or MC keeps all its letters), X&Y for two words joined by & or AND, or "" when they do not
+    make one (a hyphenated name, a word that does not start with a letter)."""
+    if any(w in _HYPHENS for w in words):
+        return ""
+    letters = []
+    for word in words:
+        core = "".join(c for c in _core(word) if c.isalnum())
+        if word in ACRONYM_SKIP or not core:
+            continue
+        if not core[0].isalpha():
+            return ""
+        letters.append(core if core in _INITIALS else core[0])
+    if len(words) == 3 and words[1] in ("&", "AND") and len(letters) == 2:
+        return "&".join(letters)  # PLUMBING & HEATING -> P&H
+    text = "".join(letters)
+    return text if least <= len(text) <= 5 and len(letters) >= 2 else ""
+
+
+def _with_listed(
+    words: list[str], tight: bool, usable: Callable[[str], bool], known: dict[str, list[str]]
+) -> tuple[list[str], list[str]]:
+    """Step 5: the words with the initials of acronyms.txt (VANDERBILT UNIVERSITY MEDICAL
+    CENTER -> VANDERBILT UMC), and the candidates they give with words of four letters at
+    least; the words unchanged when none applies or one would be a blocked word."""
+    listed = _listed_acronyms(words)
+    frozen = frozenset(w for w in listed if w in _LISTED)
+    if listed == words or not all(usable(w) for w in frozen):
+        return words, []
+    shrunk = _shrink(listed, tight, usable, known, floor=GENTLE, frozen=frozen)
+    return listed, [_join(listed, tight), *shrunk]
+
+
+def _any_tail(tail: list[str]) -> bool:
+    return True
+
+
+def _acronyms(
+    words: list[str],
+    tight: bool,
+    usable: Callable[[str], bool],
+    known: dict[str, list[str]],
+    *,
+    kept: int = 2,
+    least: int = 3,
+    tails: Callable[[list[str]], bool] = _any_tail,
+) -> Iterator[str]:
+    """Steps 5 and 7: the trailing words as one acronym, the way businesses brand
+    themselves (PAUL WEISS RIFKIND WHARTON & GARRISON -> PAUL WEISS RWG), after `kept` words
+    at least (a hyphenated name counts as one), as many kept as fit; an acronym of `least`
+    letters at least, of a tail that `tails` accepts. Never starts after & or OF, never
+    splits a hyphenated name, never is a blocked word."""
+    names = [  # where a word of the name starts
+        i
+        for i, word in enumerate(words)
+        if word not in ACRONYM_SKIP and (i == 0 or words[i - 1] not in _HYPHENS)
+    ]
+    starts = [i for i in names[kept:] if words[i - 1] not in ACRONYM_SKIP]
+    for keep in reversed(starts):
+        head, tail = _tidy(words[:keep]), words[keep:]
+        acronym = _acronym(tail, least)
+        if not head or not acronym or not tails(tail) or not usable(acronym):
+            continue
+        yield _join(head + [acronym], tight)
+        yield from _shrink(
+            head + [acronym], tight, usable, known, floor=GENTLE, frozen=frozenset({acronym})
+        )
+
+
+def _standard(tail: list[str]) -> bool:
+    """Every word of `tail` is a standard abbreviation (SVC CTR, PPTY MGMT)."""
+    return all(_core(w) in _SHORT_FORMS for w in tail if w not in ACRONYM_SKIP)
+
+
+def _holds_listed(tail: list[str]) -> bool:
+    """`tail` holds initials of acronyms.txt (MASON MC -> MMC)."""
+    return any(w in _LISTED for w in tail)
+
+
+def _partners(words: list[str]) -> bool:
+    """The name lists partners: "SKADDEN, ARPS, SLATE, MEAGHER & FLOM"."""
+    return any(w.endswith(",") for w in words[:-1]) and ("&" in words or "AND" in words)
+
+
 def _candidates(name: str, usable: Callable[[str], bool]) -> Iterator[str]:
     """Ever shorter rewrites of `name`, in the order of the module docstring."""
     words = _split(name)
@@ -298,12 +442,26 @@ def _candidates(name: str, usable: Callable[[str], bool]) -> Iterator[str]:
     for step in _abbreviations(words):
         words = step
         yield _join(words, False)
+    partners = _partners(words)
     tight = False
     for step, tight in _tighten(words):
         words = step
         yield _join(words, tight)
     known: dict[str, list[str]] = {}  # the forms of each word, worked out once
+    yield from _shrink(words, tight, usable, known, floor=GENTLE)
+    initials, listed = _with_listed(words, tight, usable, known)
+    yield from listed
+    yield from _acronyms(initials, tight, usable, known)
     yield from _shrink(words, tight, usable, known)
+    yield from _acronyms(initials, tight, usable, known, least=2, tails=_standard)
+    yield from _acronyms(
+        initials,
+        tight,
+        usable,
+        known,
+        kept=1,
+        tails=_any_tail if partners else _holds_listed,
+    )
     for keep in range(len(words) - 1, 0, -1):
         cut = _tidy(words[:keep])
         if cut:

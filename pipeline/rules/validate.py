@@ -14,8 +14,8 @@ Order of the rules, first failure wins:
   5. name_bad_characters: suggestion = transliterated (É->E), other disallowed characters
      dropped, shortened if it is then too long.
   6. name_too_long: suggestion = legal forms dropped, standard abbreviations, & tightened, long
-     words shortened, then trailing words dropped (see suggest.py). Names are never truncated
-     silently.
+     words shortened, initials where the words do not fit (MEDICAL CENTER -> MC), then trailing
+     words dropped (see suggest.py). Names are never truncated silently.
 A suggestion is offered only if it passes every rule; otherwise it is "".
 
 Matching is by whole words (see wordlists.py and profanity.py for the Scunthorpe problem).

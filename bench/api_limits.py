@@ -31,7 +31,6 @@ Targets: told too high or auto, >= 90 % of the server's limit and <= 2 % 429s; t
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import random
@@ -84,42 +83,23 @@ def _numbers(rows: list[tuple[str, str]]) -> set[str]:
 
 def run_ours(rows: list[tuple[str, str]], work: Path, setting: str, limit: float, ra: bool) -> dict:
     """The real CLI, in this process, against its own sandbox."""
-    from bench_api import write_csv
-
-    from pipeline.cli.app import main
-    from pipeline.environment import Environment
+    from bench_api import run_cli, write_csv
 
     csv = work / "input.csv"
     write_csv(rows, csv)
     with _sandbox(_numbers(rows), limit, ra) as server:
-        err = io.StringIO()
-        env = Environment(
-            stdout=io.StringIO(),
-            stderr=err,
-            environ={
-                "FLOWROUTE_API_URL": server.url,
-                "FR_ACCESS_KEY": server.access_key,
-                "FR_SECRET_KEY": server.secret_key,
-                "PATH": os.environ.get("PATH", ""),
-            },
-            stderr_isatty=False,
-        )
         argv = [
             "run", str(csv), "--rate-limit", setting,
             "--output", str(work / "out"), "--state", str(work / "state.sqlite"), "--quiet",
         ]  # fmt: skip
-        t = time.perf_counter()
-        code = main(argv, env)
-        wall = time.perf_counter() - t
-        summaries = sorted((work / "out").glob("*/summary.json"))
-        summary = json.loads(summaries[-1].read_text()) if summaries else {}
+        code, wall, summary, stderr = run_cli(server, argv)
         result = measure(list(server.log), limit)
     result.update(
         exit=code,
         wall=wall,
         rows_done=summary.get("by_status", {}).get("pending_approval", 0),
         rate_limit=summary.get("api", {}).get("rate_limit"),
-        stderr=err.getvalue()[-1500:],
+        stderr=stderr[-1500:],
     )
     return result
 

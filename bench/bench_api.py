@@ -283,7 +283,7 @@ def _sandbox(numbers: set[str], rate: float, approve_after: float, clock: Shifte
     return SandboxServer(config, clock=clock)
 
 
-def _cli(server: Any, argv: list[str]) -> tuple[int, float, dict[str, Any], str]:
+def run_cli(server: Any, argv: list[str]) -> tuple[int, float, dict[str, Any], str]:
     """Run the real CLI in-process against `server`; (exit code, wall s, summary.json, stderr)."""
     from pipeline.cli.app import main
     from pipeline.environment import Environment
@@ -330,11 +330,11 @@ def ours_two_runs(data: dict[str, Any], work: Path, rate: float) -> dict[str, An
     clock = ShiftedClock()
     with _sandbox(set(want), rate, REVIEW_SECONDS, clock) as server:
         # run 1: lists the empty account (1 page) and the numbers, creates every name
-        code1, wall1, sum1, err1 = _cli(server, _ours_args(Path(data["csv"]), work, rate))
+        code1, wall1, sum1, err1 = run_cli(server, _ours_args(Path(data["csv"]), work, rate))
         log1 = list(server.log)
         clock.shift += REVIEW_SECONDS + 1  # the review happens between the runs
         # run 2 (no input: the nightly cron): lists the records, associates every number
-        code2, wall2, sum2, err2 = _cli(server, _ours_args(None, work, rate))
+        code2, wall2, sum2, err2 = run_cli(server, _ours_args(None, work, rate))
         log2 = server.log[len(log1) :]
         pages1 = 1 + math.ceil(n_numbers / PAGE)  # empty account: 1 page; numbers once
         pages2 = max(1, math.ceil(n_names / PAGE))  # the numbers' ownership is in the journal
@@ -369,7 +369,7 @@ def ours_one_run(data: dict[str, Any], work: Path, rate: float) -> dict[str, Any
     n_numbers, n_names = len(want), len(set(want.values()))
     with _sandbox(set(want), rate, SHORT_REVIEW, ShiftedClock()) as server:
         args = _ours_args(Path(data["csv"]), work, rate, "--wait-approval", f"{WAIT_APPROVAL:g}")
-        code, wall, summary, err = _cli(server, args)
+        code, wall, summary, err = run_cli(server, args)
         pages = 1 + math.ceil(n_numbers / PAGE)
         entries = list(server.log)
         result = measure(entries, rate, pages, n_names + n_numbers)

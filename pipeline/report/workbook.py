@@ -17,6 +17,7 @@ sheet continues on "<name> 2", "<name> 3"...
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ import rustpy_xlsxwriter as rx
 
 from pipeline.model import REPORT_COLUMNS, Status
 from pipeline.report.attention import Attention, attention
+from pipeline.report.columnar import is_columnar
+from pipeline.report.sheetxml import rows_xml
 from pipeline.report.summary_sheet import (
     CARRIED_SHEET,
     COLUMNS,
@@ -33,6 +36,7 @@ from pipeline.report.summary_sheet import (
     SummarySheet,
     summary_sheet,
 )
+from pipeline.report.xlsxzip import TooBig, fill_sheets
 from pipeline.summary import NEEDS_ATTENTION_SHEET, RunSummary
 
 EXCEL_MAX_DATA_ROWS = 1_048_575  # 1,048,576 rows per sheet, one of them the header
@@ -119,6 +123,7 @@ class _Book:
     def __init__(self, header: Any) -> None:
         self.header = header
         self.sheets: list[tuple[str, Any]] = []
+        self.big: dict[str, pd.DataFrame] = {}  # sheet -> rows written by sheetxml, not the writer
         self.options: dict[str, Any] = {}  # write_worksheets keyword -> {sheet: value}
 
     def _set(self, option: str, sheet: str, value: Any) -> None:
@@ -188,7 +193,11 @@ class _Book:
             formats = {c: wrapped if c == wrap else top for c in frame.columns}
             formats["source_row"] = rx.Format().set_align("center").set_align("top")
         for name, part in split_sheets(title, frame, sheet_rows):
-            self.sheets.append((name, part))
+            if len(part) > STYLED_MAX_ROWS and is_columnar(part):
+                self.big[name] = part
+                self.sheets.append((name, _empty_like(part)))
+            else:
+                self.sheets.append((name, part))
             self._set("header_format", name, self.header)
             self._set("column_widths", name, widths)
             self._set("freeze_panes", name, {"row": 1, "col": 0})
@@ -213,7 +222,26 @@ class _Book:
             self._set("column_formats", name, formats)
 
     def write(self, path: Path) -> None:
+        """Big sheets are laid out empty by the writer, then filled (pipeline.report.xlsxzip)."""
         rx.write_worksheets(self.sheets, str(path), **self.options)
+        if not self.big:
+            return
+        rows = {
+            name: (len(part), partial(rows_xml, part, EXCEL_MAX_CELL_CHARS))
+            for name, part in self.big.items()
+        }
+        try:
+            fill_sheets(path, rows)
+        except TooBig:  # past 4 GiB of XML: the writer's own ZIP64 file, the slow way
+            sheets = [(name, self.big.get(name, cells)) for name, cells in self.sheets]
+            rx.write_worksheets(sheets, str(path), **self.options)
+
+
+def _empty_like(frame: pd.DataFrame) -> pd.DataFrame:
+    """As many rows as `frame`, every cell empty: the writer sizes the sheet's ranges to them but
+    writes no cell (an empty text is no cell), in a fraction of a second."""
+    empty = np.full(len(frame), "", dtype=object)
+    return pd.DataFrame({c: empty for c in frame.columns}, columns=frame.columns, copy=False)
 
 
 def status_rules() -> list[dict[str, Any]]:

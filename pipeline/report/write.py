@@ -6,8 +6,9 @@ a crash or a full disk never leaves half a report: either the files appear whole
 temporary files are removed on failure. summary.json is renamed last, so its presence means the
 report is complete.
 
-rustpy-xlsxwriter (Rust) writes both formats: the CSV in about 1.5 s a million rows (pandas'
-`to_csv` about 4.5 s); the workbook's sheets are pipeline.report.workbook's.
+A big report's CSV is written by polars (pipeline.report.columnar: about 1 s a million rows, where
+rustpy-xlsxwriter takes 2-2.8 s and pandas' `to_csv` 4.5 s), a small one by rustpy-xlsxwriter;
+the two write the same bytes. The workbook's sheets are pipeline.report.workbook's.
 
 Cells that a spreadsheet program would run as a formula (SPEC "Report"): in report.csv a text value
 starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a single quote in front
@@ -31,11 +32,10 @@ import numpy as np
 import pandas as pd
 
 from pipeline.model import REPORT_COLUMNS
-from pipeline.report.files import write_all, write_csv, write_text
+from pipeline.report.files import uses_columnar, write_all, write_csv, write_text
 from pipeline.report.workbook import write_xlsx
 from pipeline.summary import RunSummary
 
-PARALLEL_MIN_ROWS = 100_000  # below this, forking costs more than it saves
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 TEXT_COLUMNS = tuple(c for c in REPORT_COLUMNS if c != "source_row")
 
@@ -108,13 +108,16 @@ def write_reports(
             ),
         ),
     ]
+    csvs = {"report.csv": main.csv}
     if carried is not None:
         files.append(("carried_over.csv", lambda tmp: write_csv(carried.csv, tmp)))
+        csvs["carried_over.csv"] = carried.csv
     files.append(("summary.json", lambda tmp: write_text(tmp, summary_text)))
-    # The workbook is the slow file (~8 s a million rows, in Rust code that holds the GIL): on
-    # a big report a forked child writes it while this process writes the rest.
-    in_child = {"report.xlsx"} if len(main.text) >= PARALLEL_MIN_ROWS else set()
-    return write_all(run_dir, files, in_child=in_child)
+    # A big report's CSVs are written by polars in a second thread while this one writes the
+    # workbook (pipeline.report.files.write_all); a small one's by rustpy-xlsxwriter, which holds
+    # the GIL, so in turn.
+    beside = {name for name, frame in csvs.items() if uses_columnar(frame)}
+    return write_all(run_dir, files, beside=beside)
 
 
 def write_summary(run_dir: Path, summary: RunSummary) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,25 @@ def test_fast_number_path_gives_exactly_what_normalize_number_gives(cell: str) -
         r.reason,
         ";".join(w.value for w in r.warnings),
     )
+
+
+@pytest.mark.parametrize("other", ["", "\u0660\uff12"])
+def test_fast_number_path_in_bulk_gives_what_normalize_number_gives(other: str) -> None:
+    """Many cells at once, so the 10- and 11-character ones are checked together as a matrix
+    (or, when one of them holds a non-ASCII character, one by one): digits of every kind,
+    toll-free and reserved area codes, exchanges starting 0 or 1, other characters anywhere."""
+    rng = random.Random(11)
+    alphabet = "0123456789" * 6 + "1" * 10 + "8" * 5 + " -.()+x/:" + other
+    cells = ["".join(rng.choice(alphabet) for _ in range(rng.randint(9, 12))) for _ in range(5000)]
+    cells += [f"{a}{b}{c}5550100" for a in "0128" for b in "0089" for c in "0368"]
+    cells += ["1" + cell for cell in cells[-64:]] + ["2065550100", "0" * 10, "9" * 11]
+    numbers, codes, reasons, warns = normalize_numbers(np.asarray(cells, dtype=object))
+    expected = [normalize_number(cell) for cell in cells]
+    assert numbers == [r.number for r in expected]
+    assert codes == [r.reason_code.value if r.reason_code else "" for r in expected]
+    assert reasons == [r.reason for r in expected]
+    assert warns == [";".join(w.value for w in r.warnings) for r in expected]
+    assert 500 < sum(code == "" for code in codes) < len(cells)  # both outcomes
 
 
 def test_one_row_per_input_row_in_input_order(rules: NameRules) -> None:

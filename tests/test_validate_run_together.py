@@ -6,6 +6,8 @@ Profane test inputs are kept to what the rules need.
 
 from __future__ import annotations
 
+import math
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -156,6 +158,21 @@ def test_the_word_list_is_read_offline_once_and_splits_only_into_known_words():
     small = Lexicon({"best": 10.0, "deals": 5.0, "bestdeals": 0.0})
     assert small.split("BESTDEALS") == ("BEST", "DEALS")  # a zero count is no word
     assert small.split("BESTXDEALS") is None  # no lone letter but A and I
+
+
+def test_the_word_list_holds_each_words_log_share_and_the_dictionary_as_shipped():
+    """The bulk reading gives exactly what reading line by line gives (the splits compare sums of
+    these numbers, so a last-bit difference could change a tie)."""
+    package = resources.files("wordsegment")
+    counts = {}
+    for line in package.joinpath("unigrams.txt").read_text("utf-8").splitlines():
+        word, _, count = line.partition("\t")
+        counts[word.upper()] = float(count)
+    total = sum(counts.values())
+    lexicon = Lexicon.shared()
+    assert lexicon._logp == {w: math.log10(c / total) for w, c in counts.items() if c > 0}
+    words = package.joinpath("words.txt").read_text("utf-8").split()
+    assert lexicon.dictionary == {w.upper() for w in words}
 
 
 def test_every_line_of_short_forms_txt_is_read():

@@ -39,19 +39,46 @@ def _join(a: np.ndarray, b: np.ndarray, sep: str) -> np.ndarray:
 
 # A plain 10-digit number, or 11 starting with 1, with a valid area code and exchange: by far the
 # most common cell. Matching it here gives exactly what normalize_number would, without building a
-# result object per number (1M unique numbers: ~0.5 s instead of ~3 s).
+# result object per number; the cells of 10 and 11 characters are checked together as a matrix of
+# bytes (1M unique numbers: ~0.15 s, where a regex per cell took ~0.6 s and normalize_number ~3 s).
 _PLAIN_NUMBER = re.compile(r"1?([2-9][0-9]{2}[2-9][0-9]{6})")
+_TOLL_FREE = np.array(sorted(int(code) for code in TOLL_FREE_AREA_CODES))
+
+
+def plain_numbers(cells: list[str]) -> list[str | None]:
+    """For each cell, "1" + its ten digits when it is a plain number (_PLAIN_NUMBER, not toll
+    free), else None."""
+    out = np.full(len(cells), None, dtype=object)
+    texts = np.asarray(cells, dtype=object)
+    lengths = np.fromiter(map(len, cells), dtype=np.int64, count=len(cells))
+    for width in (10, 11):
+        where = np.flatnonzero(lengths == width)
+        if not len(where):
+            continue
+        picked = texts[where]
+        joined = "".join(picked.tolist())
+        if not joined.isascii():  # a rare non-ASCII cell: one regex per cell for this width
+            for i, text in zip(where.tolist(), picked.tolist(), strict=True):
+                m = _PLAIN_NUMBER.fullmatch(text)
+                if m is not None and m[1][:3] not in TOLL_FREE_AREA_CODES:
+                    out[i] = "1" + m[1]
+            continue
+        grid = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(-1, width)
+        ok = ((grid - ord("0")) <= 9).all(axis=1)  # uint8: a byte below "0" wraps past 9
+        if width == 11:
+            ok &= grid[:, 0] == ord("1")
+        first = width - 10  # the area code's first digit, then the exchange's at first + 3
+        ok &= (grid[:, first] >= ord("2")) & (grid[:, first + 3] >= ord("2"))
+        area = grid[:, first : first + 3].astype(np.int64) - ord("0")
+        ok &= ~np.isin(area[:, 0] * 100 + area[:, 1] * 10 + area[:, 2], _TOLL_FREE)
+        out[where[ok]] = picked[ok] if width == 11 else "1" + picked[ok]
+    return out.tolist()  # type: ignore[no-any-return]
 
 
 def normalize_numbers(uniques: np.ndarray) -> tuple[list[str], list[str], list[str], list[str]]:
     """normalize_number over unique cells, as four parallel lists (number, code, reason, warnings)."""
-    match = _PLAIN_NUMBER.fullmatch
-    toll_free = TOLL_FREE_AREA_CODES
     cells = [str(raw) for raw in uniques]
-    numbers: list[str | None] = [
-        "1" + g if (m := match(text)) is not None and (g := m[1])[:3] not in toll_free else None
-        for text in cells
-    ]
+    numbers = plain_numbers(cells)
     n = len(cells)
     codes, reasons, warns = [""] * n, [""] * n, [""] * n
     for i in [i for i, v in enumerate(numbers) if v is None]:
@@ -149,9 +176,10 @@ def _build_rows(
 
     raw_codes, raw_uniques = pd.factorize(frame["input_name"].to_numpy(dtype=object))
     normalized = [normalize_name(str(raw)) for raw in raw_uniques]
-    name_codes, name_uniques = pd.factorize(
-        np.asarray(normalized, dtype=object)[raw_codes] if n else np.empty(0, dtype=object)
-    )
+    # The distinct names after normalizing, by factorizing the few raw distinct names rather than
+    # every row: the same codes and order (a name's first row is its first raw spelling's).
+    norm_codes, name_uniques = pd.factorize(np.asarray(normalized, dtype=object))
+    name_codes = norm_codes[raw_codes] if n else np.empty(0, dtype=np.intp)
     name_results = [rules.check(str(nm)) for nm in name_uniques]
     used = list(name_uniques)
     if accept_suggestions:

@@ -85,12 +85,6 @@ def test_text_past_the_cell_limit_is_cut_to_it_by_characters(tmp_path: Path) -> 
     assert ours == data_rows(writer_sheet_xml(cut, tmp_path))
 
 
-def test_column_letters_go_past_z() -> None:
-    assert [sheetxml.column_letter(i) for i in (0, 25, 26, 51, 52, 701, 702)] == [
-        "A", "Z", "AA", "AZ", "BA", "ZZ", "AAA"
-    ]  # fmt: skip
-
-
 def test_only_text_and_exact_integers_go_through_polars() -> None:
     assert columnar.is_columnar(tricky_frame(5))
     assert not columnar.is_columnar(pd.DataFrame({"a": [1.5]}))

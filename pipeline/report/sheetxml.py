@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from pipeline.input.extent import column_letters
 from pipeline.report.columnar import CHUNK_ROWS, chunks
 
 if TYPE_CHECKING:
@@ -36,16 +37,6 @@ _ESCAPE_LIKE = re.compile("_(?=x[0-9A-Fa-f]{4}_)")
 _CONTROL_RS = r"(?-u)[\x00-\x08\x0B-\x1F]"
 THREADS = 2  # the machine's cores; each chunk's work is in polars, which releases the GIL
 AHEAD = 3  # chunks built ahead of the writer: about 40 MB of XML at most
-
-
-def column_letter(index: int) -> str:
-    """0 -> A, 25 -> Z, 26 -> AA."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def xml_text(value: str) -> str:
@@ -67,7 +58,7 @@ def rows_xml(
     import polars as pl
 
     numeric = [pd.api.types.is_integer_dtype(v.dtype) for _, v in frame.items()]
-    letters = [column_letter(i) for i in range(frame.shape[1])]
+    letters = [column_letters(i + 1) for i in range(frame.shape[1])]
 
     def build(start: int, chunk: pl.DataFrame) -> bytes:
         row = pl.int_range(first_row + start, first_row + start + chunk.height, eager=False)
